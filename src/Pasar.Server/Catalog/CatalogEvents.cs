@@ -1,0 +1,19 @@
+using Dapper;
+using Pasar.Server.Orders;
+using Pasar.Server.Platform.Events;
+
+namespace Pasar.Server.Catalog;
+
+/// <summary>A seller listed a new product (feeds the followers' NEW_PRODUCT activity).</summary>
+public sealed record ProductCreated(string ProductId, string SellerId, string Title, long PriceMinor, string Currency, DateTimeOffset At) : IIntegrationEvent;
+
+/// <summary>A seller lowered a price (feeds the followers' PRICE_DROP activity).</summary>
+public sealed record ProductPriceDropped(string ProductId, string SellerId, long OldPriceMinor, long NewPriceMinor, string Currency, DateTimeOffset At) : IIntegrationEvent;
+
+/// <summary>Keeps the product's "sold" count: the sum of its placed orders' quantities.</summary>
+internal sealed class SoldCountOnPurchase : IEventHandler<PurchaseCompleted>
+{
+    public Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct) =>
+        context.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE products SET sold = sold + @Quantity WHERE id = @ProductId", new { e.Quantity, e.ProductId }, context.Transaction, cancellationToken: ct));
+}

@@ -1,0 +1,83 @@
+using System.Data.Common;
+using Dapper;
+using Pasar.Server.Platform.Http;
+
+namespace Pasar.Server.Catalog;
+
+public sealed record Product(
+    string Id,
+    string SellerId,
+    string Title,
+    string? Description,
+    long PriceMinor,
+    string Currency,
+    int Stock,
+    string? ImageUrl,
+    long Sold,
+    DateTimeOffset CreatedAt);
+
+/// <summary>
+/// The catalog's SQL. Other modules use it through <see cref="ICatalogStock"/> inside their own transaction
+/// (an order takes stock in the same commit as the order row).
+/// </summary>
+public sealed class ProductStore : ICatalogStock
+{
+    internal const string Columns =
+        "id AS Id, seller_id AS SellerId, title AS Title, description AS Description, price_minor AS PriceMinor, currency AS Currency, stock AS Stock, image_url AS ImageUrl, sold AS Sold, created_at AS CreatedAt";
+
+    public async Task<Product?> FindAsync(DbConnection c, DbTransaction? tx, string id, CancellationToken ct)
+    {
+        var row = await c.QuerySingleOrDefaultAsync<ProductRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM products WHERE id = @id", new { id }, tx, cancellationToken: ct));
+        return row?.ToProduct();
+    }
+
+    public async Task<bool> TryTakeStockAsync(DbConnection c, DbTransaction tx, string productId, int quantity, long now, CancellationToken ct) =>
+        // The condition and the decrement are one statement: the row lock (PostgreSQL) or the single writer
+        // (SQLite) makes it atomic, so stock never goes below zero whatever the concurrency.
+        await c.ExecuteAsync(new CommandDefinition(
+            "UPDATE products SET stock = stock - @quantity, updated_at = @now WHERE id = @productId AND stock >= @quantity",
+            new { productId, quantity, now }, tx, cancellationToken: ct)) == 1;
+
+    public async Task ReturnStockAsync(DbConnection c, DbTransaction tx, string productId, int quantity, long now, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(
+            "UPDATE products SET stock = stock + @quantity, updated_at = @now WHERE id = @productId",
+            new { productId, quantity, now }, tx, cancellationToken: ct));
+
+    internal static async Task<IReadOnlyList<ProductRow>> ListAsync(DbConnection c, string? sellerId, PageRequest page, CancellationToken ct)
+    {
+        var where = sellerId is null ? "" : "seller_id = @sellerId AND ";
+        var rows = await c.QueryAsync<ProductRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM products WHERE {where}{page.Condition("created_at", "id")} ORDER BY created_at DESC, id DESC LIMIT @fetch",
+            new { sellerId, beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct));
+        return rows.AsList();
+    }
+
+    internal sealed class ProductRow
+    {
+        public string Id { get; init; } = "";
+        public string SellerId { get; init; } = "";
+        public string Title { get; init; } = "";
+        public string? Description { get; init; }
+        public long PriceMinor { get; init; }
+        public string Currency { get; init; } = "";
+        public long Stock { get; init; }
+        public string? ImageUrl { get; init; }
+        public long Sold { get; init; }
+        public long CreatedAt { get; init; }
+
+        public Product ToProduct() =>
+            new(Id, SellerId, Title, Description, PriceMinor, Currency, checked((int)Stock), ImageUrl, Sold, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
+    }
+}
+
+/// <summary>What other modules may do with catalog stock, inside their own transaction.</summary>
+public interface ICatalogStock
+{
+    Task<Product?> FindAsync(DbConnection c, DbTransaction? tx, string id, CancellationToken ct);
+
+    /// <summary>Takes <paramref name="quantity"/> units if that many are in stock; false (and nothing changed) otherwise.</summary>
+    Task<bool> TryTakeStockAsync(DbConnection c, DbTransaction tx, string productId, int quantity, long now, CancellationToken ct);
+
+    Task ReturnStockAsync(DbConnection c, DbTransaction tx, string productId, int quantity, long now, CancellationToken ct);
+}

@@ -1,0 +1,104 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Pasar.Server.Catalog;
+using Pasar.Server.Platform;
+using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.Orders;
+
+/// <summary>What to place: a catalog order, or (with a sale price and id) a flash-sale order.</summary>
+public sealed record OrderDraft(string BuyerId, string ProductId, int Quantity, long CoinsToRedeem, string? Ref, string? FlashSaleId = null, long? UnitPriceMinor = null, bool StockAlreadyReserved = false);
+
+/// <summary>The result of placing an order: the order, or the rule that refused it.</summary>
+public sealed record OrderOutcome(Order? Order, OrderRefusal? Refusal) : ITransactionOutcome
+{
+    public bool Commit => Order is not null;
+
+    public static OrderOutcome Refused(OrderRefusal refusal) => new(null, refusal);
+}
+
+public enum OrderRefusal
+{
+    ProductNotFound,
+    OutOfStock,
+    CoinsCapExceeded,
+    InsufficientCoins,
+}
+
+/// <summary>
+/// Places an order inside a caller's transaction: takes the stock, spends the coins, writes the order
+/// and its PurchaseCompleted event, all in one commit or not at all.
+/// </summary>
+public sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, IOptions<OrderRules> rules, TimeProvider time, IServiceProvider services)
+{
+    public async Task<OrderOutcome> PlaceAsync(DbConnection c, DbTransaction tx, OrderDraft draft, CancellationToken ct)
+    {
+        var product = await catalog.FindAsync(c, tx, draft.ProductId, ct);
+        if (product is null)
+        {
+            return OrderOutcome.Refused(OrderRefusal.ProductNotFound);
+        }
+
+        var unitPrice = draft.UnitPriceMinor ?? product.PriceMinor;
+        var subtotal = unitPrice * draft.Quantity;
+        if (draft.CoinsToRedeem > subtotal * rules.Value.MaxRedeemPercent / 100)
+        {
+            return OrderOutcome.Refused(OrderRefusal.CoinsCapExceeded);
+        }
+
+        var now = time.GetUtcNow();
+        var nowMs = now.ToUnixTimeMilliseconds();
+        if (!draft.StockAlreadyReserved && !await catalog.TryTakeStockAsync(c, tx, product.Id, draft.Quantity, nowMs, ct))
+        {
+            return OrderOutcome.Refused(OrderRefusal.OutOfStock);
+        }
+
+        var orderId = Ids.New();
+        if (draft.CoinsToRedeem > 0)
+        {
+            var wallet = services.GetService<ICoinRedemption>();
+            if (wallet is null || !await wallet.TryRedeemAsync(c, tx, draft.BuyerId, draft.CoinsToRedeem, orderId, ct))
+            {
+                return OrderOutcome.Refused(OrderRefusal.InsufficientCoins);
+            }
+        }
+
+        var order = new Order(orderId, draft.BuyerId, product.Id, product.SellerId, draft.Quantity, unitPrice, draft.CoinsToRedeem,
+            subtotal - draft.CoinsToRedeem, product.Currency, "placed", draft.FlashSaleId, draft.Ref, DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
+        await c.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO orders (id, buyer_id, product_id, seller_id, quantity, unit_price_minor, coins_redeemed, total_minor, currency, status, flash_sale_id, ref, created_at)
+            VALUES (@Id, @BuyerId, @ProductId, @SellerId, @Quantity, @UnitPriceMinor, @CoinsRedeemed, @TotalMinor, @Currency, @Status, @FlashSaleId, @Ref, @at)
+            """,
+            new { order.Id, order.BuyerId, order.ProductId, order.SellerId, order.Quantity, order.UnitPriceMinor, order.CoinsRedeemed, order.TotalMinor, order.Currency, order.Status, order.FlashSaleId, order.Ref, at = nowMs },
+            tx, cancellationToken: ct));
+        await outbox.EnqueueAsync(c, tx, new PurchaseCompleted(order.Id, order.BuyerId, order.SellerId, order.ProductId, order.Quantity, order.UnitPriceMinor,
+            order.TotalMinor, order.CoinsRedeemed, order.Currency, order.FlashSaleId, order.Ref, order.CreatedAt), ct);
+        return new OrderOutcome(order, null);
+    }
+
+    internal const string Columns =
+        "id AS Id, buyer_id AS BuyerId, product_id AS ProductId, seller_id AS SellerId, quantity AS Quantity, unit_price_minor AS UnitPriceMinor, coins_redeemed AS CoinsRedeemed, total_minor AS TotalMinor, currency AS Currency, status AS Status, flash_sale_id AS FlashSaleId, ref AS Ref, created_at AS CreatedAt";
+
+    internal sealed class OrderRow
+    {
+        public string Id { get; init; } = "";
+        public string BuyerId { get; init; } = "";
+        public string ProductId { get; init; } = "";
+        public string SellerId { get; init; } = "";
+        public long Quantity { get; init; }
+        public long UnitPriceMinor { get; init; }
+        public long CoinsRedeemed { get; init; }
+        public long TotalMinor { get; init; }
+        public string Currency { get; init; } = "";
+        public string Status { get; init; } = "";
+        public string? FlashSaleId { get; init; }
+        public string? Ref { get; init; }
+        public long CreatedAt { get; init; }
+
+        public Order ToOrder() => new(Id, BuyerId, ProductId, SellerId, (int)Quantity, UnitPriceMinor, CoinsRedeemed, TotalMinor, Currency, Status,
+            FlashSaleId, Ref, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
+    }
+}

@@ -1,0 +1,24 @@
+using Pasar.Server.Catalog;
+using Pasar.Server.Orders;
+using Pasar.Server.Platform;
+
+namespace Pasar.Server;
+
+/// <summary>Composes the modules. Tests and the benchmark build the same host with their own settings.</summary>
+public static class PasarHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddPlatform();
+        builder.AddCatalog();
+        builder.AddOrders();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UsePlatform();
+        app.MapCatalog();
+        app.MapOrdersModule();
+        return app;
+    }
+}

@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+using Dapper;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.Platform.Auth;
+
+public sealed record UserRecord(string Id, string Name, string Role);
+
+/// <summary>
+/// Records each user the first time a valid token is seen for them (and again when the token's name or
+/// role changes), so that, for example, a seller exists for followers once it has signed in.
+/// </summary>
+public sealed class UserDirectory(Database database, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, UserRecord> _seen = new(StringComparer.Ordinal);
+
+    public async Task EnsureAsync(UserRecord user, CancellationToken ct)
+    {
+        if (_seen.TryGetValue(user.Id, out var known) && known == user)
+        {
+            return;
+        }
+
+        await database.InTransactionAsync(async (c, tx) =>
+            await c.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO users (id, name, role, created_at) VALUES (@Id, @Name, @Role, @now)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role
+                """,
+                new { user.Id, user.Name, user.Role, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: ct)), ct);
+        _seen[user.Id] = user;
+    }
+
+    public async Task<UserRecord?> FindAsync(string id, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<UserRecord>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, role AS Role FROM users WHERE id = @id", new { id }, cancellationToken: ct));
+    }
+}

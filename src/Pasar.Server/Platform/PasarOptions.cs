@@ -1,0 +1,131 @@
+using Microsoft.Extensions.Options;
+
+namespace Pasar.Server.Platform;
+
+/// <summary>The <c>Pasar</c> configuration section. Key names are part of the public contract (SPEC §10).</summary>
+public sealed class PasarOptions
+{
+    public const string Section = "Pasar";
+
+    public string DataDir { get; set; } = "./data";
+    public DatabaseOptions Database { get; set; } = new();
+    public RedisOptions Redis { get; set; } = new();
+    public AuthOptions Auth { get; set; } = new();
+    public RegionOptions Region { get; set; } = new();
+    public DemoOptions Demo { get; set; } = new();
+
+    /// <summary>Embedded mode: SQLite and in-process Garnet, nothing else to install.</summary>
+    public bool IsEmbedded => Database.Provider == DatabaseProvider.Sqlite && string.IsNullOrWhiteSpace(Redis.ConnectionString);
+
+    public string FullDataDir => Path.GetFullPath(DataDir);
+}
+
+public enum DatabaseProvider
+{
+    Sqlite,
+    Postgres,
+}
+
+public sealed class DatabaseOptions
+{
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+    public string? ConnectionString { get; set; }
+}
+
+public sealed class RedisOptions
+{
+    /// <summary>StackExchange.Redis configuration of an external Redis; empty starts Garnet in-process.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Prefix of every key Pasar writes, so that several deployments can share one Redis.</summary>
+    public string KeyPrefix { get; set; } = "pasar:";
+
+    /// <summary>Memory of the embedded Garnet log (Garnet's <c>--memory</c>).</summary>
+    public string EmbeddedMemory { get; set; } = "64m";
+
+    /// <summary>Hash index size of the embedded Garnet (Garnet's <c>--index</c>).</summary>
+    public string EmbeddedIndex { get; set; } = "8m";
+}
+
+public sealed class AuthOptions
+{
+    /// <summary>Issue tokens at <c>POST /api/dev/tokens</c>. Defaults to on in the embedded mode only.</summary>
+    public bool? DevTokens { get; set; }
+    public string Issuer { get; set; } = "pasar";
+    public string Audience { get; set; } = "pasar";
+
+    /// <summary>HMAC-SHA256 key, at least 32 bytes. In the embedded mode a random one is kept in the data directory.</summary>
+    public string? SigningKey { get; set; }
+
+    public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromDays(7);
+}
+
+public sealed class RegionOptions
+{
+    public string TimeZone { get; set; } = "Asia/Singapore";
+}
+
+public sealed class DemoOptions
+{
+    /// <summary>Create demo sellers and products on the first start. Defaults to on in the embedded mode only.</summary>
+    public bool? Seed { get; set; }
+}
+
+/// <summary>Checks the options at start, so that a bad setting fails the start with its key named.</summary>
+internal sealed class PasarOptionsValidator : IValidateOptions<PasarOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PasarOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.DataDir))
+        {
+            failures.Add("Pasar:DataDir must name a folder.");
+        }
+
+        if (options.Database.Provider == DatabaseProvider.Postgres && string.IsNullOrWhiteSpace(options.Database.ConnectionString))
+        {
+            failures.Add("Pasar:Database:ConnectionString is required when Pasar:Database:Provider is Postgres.");
+        }
+
+        if (!TryFindTimeZone(options.Region.TimeZone, out _))
+        {
+            failures.Add($"Pasar:Region:TimeZone '{options.Region.TimeZone}' is not a known IANA time zone.");
+        }
+
+        if (!options.IsEmbedded && string.IsNullOrWhiteSpace(options.Auth.SigningKey))
+        {
+            failures.Add("Pasar:Auth:SigningKey is required outside the embedded mode (PostgreSQL or an external Redis is configured).");
+        }
+
+        if (!string.IsNullOrEmpty(options.Auth.SigningKey) && System.Text.Encoding.UTF8.GetByteCount(options.Auth.SigningKey) < 32)
+        {
+            failures.Add("Pasar:Auth:SigningKey must be at least 32 bytes long.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Auth.Issuer))
+        {
+            failures.Add("Pasar:Auth:Issuer must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Auth.Audience))
+        {
+            failures.Add("Pasar:Auth:Audience must not be empty.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    internal static bool TryFindTimeZone(string id, out TimeZoneInfo zone)
+    {
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(id);
+            return true;
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException)
+        {
+            zone = TimeZoneInfo.Utc;
+            return false;
+        }
+    }
+}

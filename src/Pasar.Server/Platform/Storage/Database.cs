@@ -1,0 +1,127 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Pasar.Server.Platform.Storage;
+
+/// <summary>
+/// The system of record. The same SQL runs on SQLite and PostgreSQL: ids are text, times are
+/// Unix milliseconds in BIGINT columns, booleans are 0/1 integers, and upserts use ON CONFLICT.
+/// </summary>
+public sealed class Database : IAsyncDisposable
+{
+    // SQLite has one writer at a time. Queuing writers here, in-process, is cheaper than letting them
+    // spin on SQLITE_BUSY, and keeps BEGIN IMMEDIATE from ever waiting on another connection of ours.
+    private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
+    private readonly NpgsqlDataSource? _postgres;
+    private readonly string? _sqliteConnectionString;
+
+    public Database(IOptions<PasarOptions> options)
+    {
+        var o = options.Value;
+        Provider = o.Database.Provider;
+        if (Provider == DatabaseProvider.Postgres)
+        {
+            _postgres = NpgsqlDataSource.Create(o.Database.ConnectionString!);
+        }
+        else
+        {
+            Directory.CreateDirectory(o.FullDataDir);
+            _sqliteConnectionString = new SqliteConnectionStringBuilder
+            {
+                DataSource = Path.Combine(o.FullDataDir, "pasar.db"),
+                Pooling = true,
+                DefaultTimeout = 30,
+                ForeignKeys = true,
+            }.ToString();
+        }
+    }
+
+    public DatabaseProvider Provider { get; }
+
+    public string? SqliteConnectionString => _sqliteConnectionString;
+
+    public string? PostgresConnectionString => _postgres?.ConnectionString;
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct)
+    {
+        if (_postgres is not null)
+        {
+            return await _postgres.OpenConnectionAsync(ct);
+        }
+
+        var connection = new SqliteConnection(_sqliteConnectionString);
+        await connection.OpenAsync(ct);
+        using var pragma = connection.CreateCommand();
+        // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (kill -9),
+        // which is the failure this embedded mode guards against.
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+        await pragma.ExecuteNonQueryAsync(ct);
+        return connection;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one transaction; commits when it returns, rolls back when it throws.</summary>
+    public async Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct)
+    {
+        var heldWriter = false;
+        if (Provider == DatabaseProvider.Sqlite)
+        {
+            await _sqliteWriter.WaitAsync(ct);
+            heldWriter = true;
+        }
+
+        try
+        {
+            await using var connection = await OpenAsync(ct);
+            await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+            var result = await work(connection, tx);
+            if (result is ITransactionOutcome { Commit: false })
+            {
+                await tx.RollbackAsync(CancellationToken.None);
+            }
+            else
+            {
+                await tx.CommitAsync(CancellationToken.None);
+            }
+
+            return result;
+        }
+        finally
+        {
+            if (heldWriter)
+            {
+                _sqliteWriter.Release();
+            }
+        }
+    }
+
+    public Task InTransactionAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken ct) =>
+        InTransactionAsync<bool>(async (c, t) =>
+        {
+            await work(c, t);
+            return true;
+        }, ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+
+        if (_sqliteConnectionString is not null)
+        {
+            SqliteConnection.ClearAllPools();
+        }
+
+        _sqliteWriter.Dispose();
+    }
+}
+
+/// <summary>A transaction result that can ask for a rollback without throwing (a business rule said no).</summary>
+public interface ITransactionOutcome
+{
+    bool Commit { get; }
+}
