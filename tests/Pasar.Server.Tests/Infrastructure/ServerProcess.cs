@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Pasar.Server.Tests.Infrastructure;
+
+/// <summary>
+/// Pasar.Server as a separate OS process, for what an in-process host cannot show: a kill -9 in the middle of
+/// work, and starting again on the same data.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+
+    private ServerProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, int port)
+    {
+        var dll = ServerAssemblyPath();
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        psi.ArgumentList.Add($"--urls=http://127.0.0.1:{port}");
+        foreach (var (key, value) in settings)
+        {
+            psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(psi)!;
+        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var probe = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"Pasar.Server exited with {process.ExitCode}: {server.Output}");
+            }
+
+            try
+            {
+                if ((await probe.GetAsync("/healthz")).IsSuccessStatusCode)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        process.Kill(entireProcessTree: true);
+        throw new TimeoutException($"Pasar.Server did not become healthy: {server.Output}");
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no flushing, exactly like a crash.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    public HttpClient NewClient(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    public async Task<string> TokenAsync(string userId, string role)
+    {
+        using var client = NewClient();
+        var body = await (await client.PostAsJsonAsync("/api/dev/tokens", new { userId, role })).Content.ReadFromJsonAsync<JsonElement>();
+        return body.GetProperty("token").GetString()!;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Length < 200_000)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    /// <summary>The server's own build output, next to this test project in the same configuration.</summary>
+    private static string ServerAssemblyPath()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        var configuration = dir.Parent!.Name; // bin/<Configuration>/net10.0/
+        var root = dir;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Pasar.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        if (root is null)
+        {
+            throw new InvalidOperationException("Cannot find the repository root (Pasar.slnx) above " + AppContext.BaseDirectory);
+        }
+
+        var path = Path.Combine(root.FullName, "src", "Pasar.Server", "bin", configuration, "net10.0", "Pasar.Server.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build Pasar.Server first", path);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}
