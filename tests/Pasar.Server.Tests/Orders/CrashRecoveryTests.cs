@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Pasar.Server.Platform;
 using Pasar.Server.Platform.Storage;
 using Pasar.Server.Tests.Infrastructure;
+using Pasar.Testing;
 
 namespace Pasar.Server.Tests.Orders;
 
@@ -19,7 +20,7 @@ public sealed class CrashRecoveryTests
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "pasar-crash-" + Guid.NewGuid().ToString("N")[..8]);
         var settings = await PasarApp.SettingsForAsync(backend, dataDir);
-        var port = ExternalServers.FreePort();
+        var port = LocalServers.FreePort();
 
         string productId;
         var confirmed = new ConcurrentBag<string>();

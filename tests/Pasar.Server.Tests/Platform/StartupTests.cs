@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Pasar.Server.Tests.Infrastructure;
+using Pasar.Testing;
 
 namespace Pasar.Server.Tests.Platform;
 
@@ -12,7 +13,7 @@ public sealed class StartupTests
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => PasarApp.StartAsync(Backend.Embedded, s =>
         {
             s["Pasar:Database:Provider"] = "Postgres";
-            s["Pasar:Database:ConnectionString"] = $"Host=127.0.0.1;Port={ExternalServers.FreePort()};Username=postgres;Timeout=3";
+            s["Pasar:Database:ConnectionString"] = $"Host=127.0.0.1;Port={LocalServers.FreePort()};Username=postgres;Timeout=3";
         }));
         Assert.Contains("Pasar:Database:ConnectionString", ex.Message, StringComparison.Ordinal);
     }
@@ -21,7 +22,7 @@ public sealed class StartupTests
     public async Task An_unreachable_redis_names_the_redis_setting()
     {
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => PasarApp.StartAsync(Backend.Embedded, s =>
-            s["Pasar:Redis:ConnectionString"] = $"127.0.0.1:{ExternalServers.FreePort()},connectTimeout=1000"));
+            s["Pasar:Redis:ConnectionString"] = $"127.0.0.1:{LocalServers.FreePort()},connectTimeout=1000"));
         Assert.Contains("Pasar:Redis:ConnectionString", ex.ToString(), StringComparison.Ordinal);
     }
 

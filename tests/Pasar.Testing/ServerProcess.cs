@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Pasar.Server.Tests.Infrastructure;
+namespace Pasar.Testing;
 
 /// <summary>
 /// Pasar.Server as a separate OS process, for what an in-process host cannot show: a kill -9 in the middle of
@@ -21,6 +21,12 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public Uri BaseAddress { get; }
+
+    public int ProcessId => _process.Id;
+
+    public double CpuSeconds() => ProcessStats.Seconds(_process.Id);
+
+    public double PeakRssMb() => ProcessStats.PeakRssMb(_process.Id);
 
     public string Output
     {

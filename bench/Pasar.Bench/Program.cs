@@ -1,0 +1,30 @@
+using Pasar.Bench;
+
+// Pasar.Bench SCENARIO [--backend embedded|scaled|both] [--concurrency N] [--seconds S]
+// Prints a Markdown table: one row per scenario and target, measured in the same run.
+var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
+string Option(string name, string fallback)
+{
+    var i = Array.IndexOf(args, "--" + name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+var backend = Option("backend", "both");
+var concurrency = int.Parse(Option("concurrency", "32"), System.Globalization.CultureInfo.InvariantCulture);
+var duration = TimeSpan.FromSeconds(double.Parse(Option("seconds", "15"), System.Globalization.CultureInfo.InvariantCulture));
+var backends = backend == "both" ? new[] { "embedded", "scaled" } : [backend];
+
+Console.WriteLine($"Pasar.Bench {scenario}: {concurrency} concurrent clients, {duration.TotalSeconds} s per target, {Environment.ProcessorCount} cores, " +
+    $"{GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB");
+Console.WriteLine();
+Console.WriteLine(LoadResult.Header);
+foreach (var b in backends)
+{
+    await using var target = await BenchTarget.StartAsync(b);
+    var result = scenario switch
+    {
+        "orders" => await OrdersScenario.RunAsync(target, concurrency, duration),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders."),
+    };
+    Console.WriteLine(result.Row);
+}

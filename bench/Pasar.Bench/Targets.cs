@@ -1,0 +1,80 @@
+using Pasar.Testing;
+
+namespace Pasar.Bench;
+
+/// <summary>A Pasar server started for a benchmark on one backend pair, with the servers it needs.</summary>
+public sealed class BenchTarget : IAsyncDisposable
+{
+    private readonly PostgresServer? _postgres;
+    private readonly RedisServer? _redis;
+    private readonly string _dataDir;
+
+    private BenchTarget(string name, ServerProcess server, string dataDir, PostgresServer? postgres, RedisServer? redis)
+    {
+        Name = name;
+        Server = server;
+        _dataDir = dataDir;
+        _postgres = postgres;
+        _redis = redis;
+    }
+
+    public string Name { get; }
+    public ServerProcess Server { get; }
+
+    public static async Task<BenchTarget> StartAsync(string backend)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "pasar-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Pasar:DataDir"] = dataDir,
+            ["Pasar:Auth:DevTokens"] = "true",
+            ["Pasar:Auth:SigningKey"] = "pasar-bench-signing-key-0123456789abcdef",
+            ["Pasar:Demo:Seed"] = "false",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        };
+        PostgresServer? postgres = null;
+        RedisServer? redis = null;
+        string name;
+        if (backend == "scaled")
+        {
+            postgres = await PostgresServer.StartAsync();
+            redis = await RedisServer.StartAsync();
+            settings["Pasar:Database:Provider"] = "Postgres";
+            settings["Pasar:Database:ConnectionString"] = (await postgres.CreateDatabaseAsync()).Replace("Maximum Pool Size=60", "Maximum Pool Size=64", StringComparison.Ordinal);
+            settings["Pasar:Redis:ConnectionString"] = redis.ConnectionString;
+            name = "PostgreSQL 15 + Redis 7";
+        }
+        else
+        {
+            name = "SQLite + embedded Garnet";
+        }
+
+        var server = await ServerProcess.StartAsync(settings, LocalServers.FreePort());
+        return new BenchTarget(name, server, dataDir, postgres, redis);
+    }
+
+    /// <summary>CPU seconds used so far by the server process and the database servers it talks to.</summary>
+    public double CpuSeconds() => Server.CpuSeconds() + (_postgres?.CpuSeconds() ?? 0) + (_redis?.CpuSeconds() ?? 0);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync();
+        }
+
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
