@@ -1,4 +1,7 @@
 using Pasar.Server.Catalog;
+using Pasar.Server.Coins;
+using Pasar.Server.Games;
+using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
 
@@ -13,12 +16,18 @@ public static class PasarHost
         builder.AddPlatform();
         builder.AddCatalog();
         builder.AddOrders();
+        builder.AddCoins();
+        builder.AddGames();
+        builder.AddNotifications();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UsePlatform();
         app.MapCatalog();
         app.MapOrdersModule();
+        app.MapCoins();
+        app.MapGames();
+        app.MapNotifications();
         return app;
     }
 }

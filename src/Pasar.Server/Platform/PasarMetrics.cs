@@ -14,6 +14,7 @@ public sealed class PasarMetrics
         OrdersRejected = meter.CreateCounter<long>("pasar.orders.rejected", description: "Order attempts refused, by code");
         OutboxDelivered = meter.CreateCounter<long>("pasar.outbox.delivered", description: "Outbox events delivered to all their handlers");
         OutboxFailures = meter.CreateCounter<long>("pasar.outbox.failures", description: "Outbox deliveries that failed and will be retried");
+        ShakePlays = meter.CreateCounter<long>("pasar.games.shake.plays", description: "Shake-Shake plays, by band");
         Meter = meter;
     }
 
@@ -22,4 +23,5 @@ public sealed class PasarMetrics
     public Counter<long> OrdersRejected { get; }
     public Counter<long> OutboxDelivered { get; }
     public Counter<long> OutboxFailures { get; }
+    public Counter<long> ShakePlays { get; }
 }

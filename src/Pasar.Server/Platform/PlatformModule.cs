@@ -18,6 +18,7 @@ public static class PlatformModule
         builder.Services.AddSingleton<IValidateOptions<PasarOptions>, PasarOptionsValidator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PasarMetrics>();
+        builder.Services.AddSingleton<RegionClock>();
         builder.Services.AddSingleton<Database>();
         builder.Services.AddHotStore();
         builder.Services.AddSingleton<OutboxSignal>();

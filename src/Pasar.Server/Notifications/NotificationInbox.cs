@@ -1,0 +1,49 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Pasar.Server.Platform;
+
+namespace Pasar.Server.Notifications;
+
+public static class NotificationTypes
+{
+    public const string CoinsEarned = "COINS_EARNED";
+    public const string NewFollower = "NEW_FOLLOWER";
+    public const string SellerLive = "SELLER_LIVE";
+}
+
+public sealed record Notification(string Id, string Type, string Title, string Body, JsonElement Data, DateTimeOffset CreatedAt, DateTimeOffset? ReadAt);
+
+/// <summary>
+/// The one notification store: every module that tells a user something writes here, inside its own
+/// transaction (usually an outbox handler's, so each notification is written exactly once).
+/// </summary>
+public sealed class NotificationInbox(TimeProvider time)
+{
+    public async Task<Notification> AddAsync(DbConnection c, DbTransaction tx, string userId, string type, string title, string body, object data, CancellationToken ct)
+    {
+        var id = Ids.New();
+        var at = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var json = JsonSerializer.Serialize(data, JsonSerializerOptions.Web);
+        await c.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO notifications (id, user_id, type, title, body, data, created_at) VALUES (@id, @userId, @type, @title, @body, @json, @at)",
+            new { id, userId, type, title, body, json, at }, tx, cancellationToken: ct));
+        return new Notification(id, type, title, body, JsonDocument.Parse(json).RootElement.Clone(), DateTimeOffset.FromUnixTimeMilliseconds(at), null);
+    }
+
+    internal const string Columns = "id AS Id, type AS Type, title AS Title, body AS Body, data AS Data, created_at AS CreatedAt, read_at AS ReadAt";
+
+    internal sealed class Row
+    {
+        public string Id { get; init; } = "";
+        public string Type { get; init; } = "";
+        public string Title { get; init; } = "";
+        public string Body { get; init; } = "";
+        public string Data { get; init; } = "{}";
+        public long CreatedAt { get; init; }
+        public long? ReadAt { get; init; }
+
+        public Notification ToNotification() => new(Id, Type, Title, Body, JsonDocument.Parse(Data).RootElement.Clone(),
+            DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), ReadAt is null ? null : DateTimeOffset.FromUnixTimeMilliseconds(ReadAt.Value));
+    }
+}
