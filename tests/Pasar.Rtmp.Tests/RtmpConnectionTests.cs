@@ -317,4 +317,85 @@ public sealed class RtmpConnectionTests
         var pong = await client.ReceiveAsync(m => m.TypeId == RtmpMessageType.UserControl);
         Assert.Equal(new byte[] { 0, 7, 0, 0, 0x12, 0x34 }, pong.Payload);
     }
+
+    [Fact]
+    public async Task A_handler_io_failure_is_reported_as_a_host_error_not_a_lost_client()
+    {
+        var host = new RecordingHost { OnMedia = _ => throw new IOException("Broken pipe") };
+        var (connection, run, client) = Start(host);
+        using var _ = client;
+        await client.HandshakeAsync();
+        await client.ConnectAsync();
+        await client.PublishAsync("KEY");
+        client.Send.Audio(1, 0, TestMedia.AudioSequenceHeader());
+        await client.FlushAsync();
+
+        await Assert.ThrowsAsync<IOException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.Equal(RtmpEndReason.HostError, (await connection.Completion).Reason);
+    }
+
+    [Fact]
+    public async Task Aggregate_messages_are_split_into_their_media_messages()
+    {
+        var host = new RecordingHost();
+        var (_, _, client) = Start(host);
+        using var _ = client;
+        await client.HandshakeAsync();
+        await client.ConnectAsync();
+        await client.PublishAsync("KEY");
+
+        var aggregate = new System.Buffers.ArrayBufferWriter<byte>();
+        FlvWriter.WriteTag(aggregate, FlvTagType.Audio, 5000, TestMedia.AudioSequenceHeader());
+        FlvWriter.WriteTag(aggregate, FlvTagType.Audio, 5023, TestMedia.AudioFrame(50));
+        client.Send.Message(4, RtmpMessageType.Aggregate, 100, 1, aggregate.WrittenSpan);
+        client.Send.Audio(1, 200, TestMedia.AudioFrame(10));
+        await client.FlushAsync();
+
+        for (var i = 0; i < 200 && host.Media.Count < 3; i++)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal([100u, 123u, 200u], host.Media.Select(m => m.Timestamp));
+        Assert.True(host.Media[0].IsSequenceHeader);
+        Assert.Equal("mp4a.40.2", host.Context!.Audio!.Codecs);
+    }
+
+    [Fact]
+    public async Task A_slow_authorizer_is_refused_after_the_authorization_timeout()
+    {
+        var time = new FakeTimeProvider();
+        var authorizer = new HangingAuthorizer();
+        var host = new RecordingHost();
+        var transport = new InMemoryTransport();
+        await using var connection = new RtmpConnection(transport.Server, authorizer, host, timeProvider: time);
+        var run = connection.RunAsync(Ct);
+        using var client = new TestPublisher(transport.Client);
+        await client.HandshakeAsync();
+        await client.ConnectAsync();
+        client.Send.PrePublish("KEY");
+        await client.FlushAsync();
+        await client.ReceiveCommandAsync(c => c.Name == "_result" && c.TransactionId == 4);
+        client.Send.Publish(1, "KEY");
+        await client.FlushAsync();
+        await authorizer.Called.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        time.Advance(TimeSpan.FromSeconds(11));
+        var status = await client.ReceiveCommandAsync(c => c.Name == "onStatus");
+        Assert.Equal("NetStream.Publish.Failed", status.Argument(0)["code"]!.String);
+        Assert.Equal(RtmpEndReason.PublishRejected, (await run.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Reason);
+        Assert.Null(host.Context);
+    }
+
+    private sealed class HangingAuthorizer : IRtmpPublishAuthorizer
+    {
+        public TaskCompletionSource Called { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<RtmpPublishDecision> AuthorizeAsync(RtmpPublishRequest request, CancellationToken cancellationToken)
+        {
+            Called.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return RtmpPublishDecision.Accept();
+        }
+    }
 }

@@ -33,6 +33,7 @@ public sealed class RtmpConnection : IAsyncDisposable
     private int _requestedReason = -1;
     private volatile int _timerReason;
     private bool _connected;
+    private bool _inHostCall;
     private string _app = string.Empty;
     private string? _tcUrl;
     private uint _nextStreamId = 1;
@@ -106,6 +107,12 @@ public sealed class RtmpConnection : IAsyncDisposable
         {
             result = await RunCoreAsync(_closeCts.Token).ConfigureAwait(false);
         }
+        catch (Exception ex) when (_inHostCall && !(ex is OperationCanceledException && _closeCts.IsCancellationRequested))
+        {
+            // Thrown by the host's own code (a transcoder pipe that broke, say), not by the peer.
+            hostError = ex;
+            result = new RtmpConnectionResult(RtmpEndReason.HostError, "The publish handler failed: " + ex.Message);
+        }
         catch (RtmpProtocolException ex)
         {
             result = new RtmpConnectionResult(RtmpEndReason.ProtocolError, ex.Message, ex);
@@ -127,8 +134,9 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            // A bug, here or in what the host returned: still clean up, then let it surface.
             hostError = ex;
-            result = new RtmpConnectionResult(RtmpEndReason.HostError, "The publish handler failed: " + ex.Message);
+            result = new RtmpConnectionResult(RtmpEndReason.HostError, "The connection failed: " + ex.Message);
         }
         finally
         {
@@ -365,11 +373,51 @@ public sealed class RtmpConnection : IAsyncDisposable
                 await HandleUserControlAsync(message, cancellationToken).ConfigureAwait(false);
                 return null;
 
+            case RtmpMessageType.Aggregate:
+                return await HandleAggregateAsync(message, cancellationToken).ConfigureAwait(false);
+
             default:
                 // Set Chunk Size and Abort were applied by the chunk reader; acknowledgements, Set Peer Bandwidth,
-                // shared objects and aggregates are of no use to an ingest server.
+                // and shared objects are of no use to an ingest server.
                 return null;
         }
+    }
+
+    private async ValueTask<RtmpConnectionResult?> HandleAggregateAsync(RtmpMessage message, CancellationToken cancellationToken)
+    {
+        //  Aggregate message (7.1.6.1): sub-messages laid out like FLV tags,
+        //  | type (1) | payload length (3) | timestamp (3) | timestamp high (1) | stream id (3) | payload | back pointer (4) |
+        //  The first sub-message takes the aggregate's timestamp; the others keep their offsets from it.
+        var payload = message.Payload;
+        var offset = 0;
+        uint? first = null;
+        while (offset < payload.Length)
+        {
+            var header = payload.Span[offset..];
+            if (header.Length < FlvWriter.TagHeaderSize)
+            {
+                RtmpThrow.Malformed("Aggregate message ends inside a sub-message header.");
+            }
+
+            var typeId = header[0];
+            var size = (header[1] << 16) | (header[2] << 8) | header[3];
+            var timestamp = (uint)((header[7] << 24) | (header[4] << 16) | (header[5] << 8) | header[6]);
+            if (header.Length < FlvWriter.TagHeaderSize + size + 4)
+            {
+                RtmpThrow.Malformed("Aggregate message ends inside a sub-message.");
+            }
+
+            first ??= timestamp;
+            var sub = new RtmpMessage(message.ChunkStreamId, unchecked(message.Timestamp + timestamp - first.Value), typeId, message.StreamId, payload.Slice(offset + FlvWriter.TagHeaderSize, size));
+            offset += FlvWriter.TagHeaderSize + size + 4;
+            if (typeId is RtmpMessageType.Audio or RtmpMessageType.Video or RtmpMessageType.DataAmf0 &&
+                await HandleMessageAsync(sub, cancellationToken).ConfigureAwait(false) is { } end)
+            {
+                return end;
+            }
+        }
+
+        return null;
     }
 
     private async ValueTask HandleUserControlAsync(RtmpMessage message, CancellationToken cancellationToken)
@@ -528,10 +576,13 @@ public sealed class RtmpConnection : IAsyncDisposable
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
             {
+                _inHostCall = true;
                 decision = await _authorizer.AuthorizeAsync(request, linked.Token).ConfigureAwait(false);
+                _inHostCall = false;
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
+                _inHostCall = false;
                 decision = RtmpPublishDecision.Reject("Authorization timed out; try again.", "NetStream.Publish.Failed");
             }
         }
@@ -546,7 +597,9 @@ public sealed class RtmpConnection : IAsyncDisposable
 
         var context = new RtmpPublishContext(this, request, streamId, decision.State, _time.GetUtcNow());
         _publish = context;
+        _inHostCall = true;
         await _handler.OnPublishStartAsync(context, cancellationToken).ConfigureAwait(false);
+        _inHostCall = false;
 
         ProtocolControl.WriteUserControl(_chunkWriter, _transport.Output, UserControlEvent.StreamBegin, streamId);
         WriteCommand(StreamChunkStreamId, streamId, "onStatus", 0, AmfValue.Null, Status("status", "NetStream.Publish.Start", $"Publishing {streamKey}."));
@@ -578,7 +631,9 @@ public sealed class RtmpConnection : IAsyncDisposable
 
         var metadata = RtmpStreamMetadata.Create(properties, scriptData.ToArray());
         publish.Metadata = metadata;
+        _inHostCall = true;
         await _handler.OnMetadataAsync(publish, metadata, cancellationToken).ConfigureAwait(false);
+        _inHostCall = false;
     }
 
     private async ValueTask<RtmpConnectionResult?> HandleMediaAsync(RtmpMessage message, CancellationToken cancellationToken)
@@ -658,7 +713,9 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
 
         publish.MediaBytes += payload.Length;
+        _inHostCall = true;
         await _handler.OnMediaAsync(publish, packet, cancellationToken).ConfigureAwait(false);
+        _inHostCall = false;
         return null;
     }
 
