@@ -398,4 +398,55 @@ public sealed class RtmpConnectionTests
             return RtmpPublishDecision.Accept();
         }
     }
+
+    public static TheoryData<string, RtmpErrorCode> HostileInputs => new()
+    {
+        { "deep-connect", RtmpErrorCode.AmfTooDeep },
+        { "huge-video", RtmpErrorCode.MessageTooLarge },
+        { "huge-chunk-size", RtmpErrorCode.ChunkSizeTooLarge },
+        { "many-chunk-streams", RtmpErrorCode.TooManyChunkStreams },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileInputs))]
+    public async Task Hostile_input_ends_the_connection_with_the_limit_it_broke(string attack, RtmpErrorCode expected)
+    {
+        var host = new RecordingHost();
+        var (connection, run, client) = Start(host);
+        using var _ = client;
+        await client.HandshakeAsync();
+        switch (attack)
+        {
+            case "deep-connect":
+                var nested = AmfValue.FromString("live");
+                for (var i = 0; i < 100; i++)
+                {
+                    nested = AmfValue.FromObject([new("app", nested)]);
+                }
+
+                client.Send.Command(0, "connect", 1, nested);
+                break;
+            case "huge-video":
+                client.Send.Raw(new ChunkBuilder().Type0(6, 0, 0xFFFFFF, RtmpMessageType.Video, 1).ToArray());
+                break;
+            case "huge-chunk-size":
+                client.Send.SetChunkSize(1 << 20);
+                break;
+            default:
+                for (var id = 3; id < 200; id++)
+                {
+                    client.Send.Message(id, RtmpMessageType.Acknowledgement, 0, 0, [0, 0, 0, 1]);
+                }
+
+                break;
+        }
+
+        await client.FlushAsync();
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(RtmpEndReason.ProtocolError, result.Reason);
+        Assert.Equal(expected, result.Error!.Code);
+        Assert.True(connection.PeakPendingBytes < 64 * 1024);
+        Assert.True(await client.ServerClosedAsync());
+    }
 }
+
