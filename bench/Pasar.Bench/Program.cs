@@ -24,7 +24,9 @@ foreach (var b in backends)
     var result = scenario switch
     {
         "orders" => await OrdersScenario.RunAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders."),
+        "check-ins" => await DailyScenarios.CheckInsAsync(target, concurrency, duration),
+        "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes."),
     };
     Console.WriteLine(result.Row);
 }

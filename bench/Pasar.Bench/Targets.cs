@@ -18,6 +18,8 @@ public sealed class BenchTarget : IAsyncDisposable
         _redis = redis;
     }
 
+    public const string SigningKey = "pasar-bench-signing-key-0123456789abcdef";
+
     public string Name { get; }
     public ServerProcess Server { get; }
 
@@ -28,7 +30,7 @@ public sealed class BenchTarget : IAsyncDisposable
         {
             ["Pasar:DataDir"] = dataDir,
             ["Pasar:Auth:DevTokens"] = "true",
-            ["Pasar:Auth:SigningKey"] = "pasar-bench-signing-key-0123456789abcdef",
+            ["Pasar:Auth:SigningKey"] = SigningKey,
             ["Pasar:Demo:Seed"] = "false",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };

@@ -43,13 +43,18 @@ internal static class ShakeApi
         var rules = options.Value;
         var draw = ShakeRewards.Draw(random, body.ShakePower!.Value);
 
-        for (var attempt = 0; attempt < 3; attempt++)
+        for (var attempt = 0; attempt < 4; attempt++)
         {
             var (result, playNo, coins) = await gate.TryTakeAsync(userId, day, rules.PlaysPerDay, rules.DailyBudget, draw.Coins);
-            if (result == ShakeGate.Result.NeedsSeed)
+            if (result == ShakeGate.Result.NeedsPlaysSeed)
             {
-                var (plays, paid) = await TodayFromSqlAsync(db, userId, day, ct);
-                await gate.SeedAsync(userId, day, plays, paid);
+                await gate.SeedPlaysAsync(userId, day, await PlaysTodayAsync(db, userId, day, ct));
+                continue;
+            }
+
+            if (result == ShakeGate.Result.NeedsPaidSeed)
+            {
+                await gate.SeedPaidAsync(userId, day, await PaidTodayAsync(db, day, ct));
                 continue;
             }
 
@@ -77,8 +82,7 @@ internal static class ShakeApi
 
             // SQL already holds this play number: the gate was behind SQL (hot state lost mid-play). SQL wins.
             await gate.ReleaseAsync(userId, day, coins);
-            var (sqlPlays, _) = await TodayFromSqlAsync(db, userId, day, ct);
-            await gate.ResyncPlaysAsync(userId, day, sqlPlays);
+            await gate.ResyncPlaysAsync(userId, day, await PlaysTodayAsync(db, userId, day, ct));
         }
 
         return DailyLimit(http, clock);
@@ -116,13 +120,17 @@ internal static class ShakeApi
             return true;
         }, ct);
 
-    private static async Task<(long Plays, long Paid)> TodayFromSqlAsync(Database db, string userId, string day, CancellationToken ct)
+    private static async Task<long> PlaysTodayAsync(Database db, string userId, string day, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var plays = await c.ExecuteScalarAsync<long>(new CommandDefinition(
+        return await c.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM shake_plays WHERE user_id = @userId AND day = @day", new { userId, day }, cancellationToken: ct));
-        var paid = await c.ExecuteScalarAsync<long>(new CommandDefinition(
+    }
+
+    private static async Task<long> PaidTodayAsync(Database db, string day, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COALESCE(SUM(coins), 0) FROM shake_plays WHERE day = @day", new { day }, cancellationToken: ct));
-        return (plays, paid);
     }
 }

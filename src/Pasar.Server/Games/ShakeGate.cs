@@ -11,7 +11,8 @@ namespace Pasar.Server.Games;
 public sealed class ShakeGate(HotStore store)
 {
     private const string TakeScript = """
-        if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return {-2, 0} end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return {-2, 0} end
+        if redis.call('EXISTS', KEYS[2]) == 0 then return {-3, 0} end
         local plays = tonumber(redis.call('GET', KEYS[1]))
         if plays >= tonumber(ARGV[1]) then return {-1, 0} end
         local paid = tonumber(redis.call('GET', KEYS[2]))
@@ -21,11 +22,7 @@ public sealed class ShakeGate(HotStore store)
         return {plays + 1, win}
         """;
 
-    private const string SeedScript = """
-        redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3])
-        redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3])
-        return 1
-        """;
+    private const string SeedScript = "redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) return 1";
 
     private const string ReleaseScript = """
         if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end
@@ -41,7 +38,12 @@ public sealed class ShakeGate(HotStore store)
     {
         Taken,
         LimitReached,
-        NeedsSeed,
+
+        /// <summary>The user's plays today are not in the hot state (first play today, or the state was lost).</summary>
+        NeedsPlaysSeed,
+
+        /// <summary>The game's coins paid today are not in the hot state.</summary>
+        NeedsPaidSeed,
     }
 
     public async Task<(Result Result, int PlayNo, long Coins)> TryTakeAsync(string userId, string day, int playsPerDay, long dailyBudget, long wanted)
@@ -50,15 +52,20 @@ public sealed class ShakeGate(HotStore store)
         var plays = (int)reply[0];
         return plays switch
         {
-            -2 => (Result.NeedsSeed, 0, 0),
+            -2 => (Result.NeedsPlaysSeed, 0, 0),
+            -3 => (Result.NeedsPaidSeed, 0, 0),
             -1 => (Result.LimitReached, 0, 0),
             _ => (Result.Taken, plays, (long)reply[1]),
         };
     }
 
-    /// <summary>Sets the counters from SQL unless someone else already did (SET NX).</summary>
-    public Task SeedAsync(string userId, string day, long playsToday, long paidToday) =>
-        store.Database.ScriptEvaluateAsync(SeedScript, Keys(userId, day), [playsToday, paidToday, TtlSeconds]);
+    /// <summary>Sets the user's play counter from SQL unless someone else already did (SET NX).</summary>
+    public Task SeedPlaysAsync(string userId, string day, long playsToday) =>
+        store.Database.ScriptEvaluateAsync(SeedScript, [Keys(userId, day)[0]], [playsToday, TtlSeconds]);
+
+    /// <summary>Sets the day's paid counter from SQL unless someone else already did (SET NX).</summary>
+    public Task SeedPaidAsync(string userId, string day, long paidToday) =>
+        store.Database.ScriptEvaluateAsync(SeedScript, [Keys(userId, day)[1]], [paidToday, TtlSeconds]);
 
     /// <summary>Gives a play and its coins back when the durable write after the gate failed.</summary>
     public Task ReleaseAsync(string userId, string day, long coins) =>
