@@ -4,6 +4,7 @@ using Pasar.Server.Games;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
+using Pasar.Server.Social;
 
 namespace Pasar.Server;
 
@@ -19,6 +20,7 @@ public static class PasarHost
         builder.AddCoins();
         builder.AddGames();
         builder.AddNotifications();
+        builder.AddSocial();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -28,6 +30,7 @@ public static class PasarHost
         app.MapCoins();
         app.MapGames();
         app.MapNotifications();
+        app.MapSocial();
         return app;
     }
 }
