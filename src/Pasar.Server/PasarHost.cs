@@ -1,6 +1,7 @@
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Games;
+using Pasar.Server.Live;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
@@ -19,6 +20,7 @@ public static class PasarHost
         builder.AddCoins();
         builder.AddGames();
         builder.AddNotifications();
+        builder.AddLive();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -28,6 +30,7 @@ public static class PasarHost
         app.MapCoins();
         app.MapGames();
         app.MapNotifications();
+        app.MapLive();
         return app;
     }
 }
