@@ -1,6 +1,7 @@
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Games;
+using Pasar.Server.Live;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
@@ -21,6 +22,7 @@ public static class PasarHost
         builder.AddGames();
         builder.AddNotifications();
         builder.AddSocial();
+        builder.AddLive();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -31,6 +33,7 @@ public static class PasarHost
         app.MapGames();
         app.MapNotifications();
         app.MapSocial();
+        app.MapLive();
         return app;
     }
 }

@@ -1,0 +1,57 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
+using Pasar.Server.Platform.Http;
+
+namespace Pasar.Server.Live;
+
+/// <summary>
+/// Serves a session's HLS files: playlists short-cached, segments immutable. Only names Pasar itself writes are
+/// served (a whitelist of shapes, checked before any path is built), so no request reaches outside the session's folder.
+/// </summary>
+internal static partial class HlsApi
+{
+    public static void MapHls(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/hls/{sessionId}/{**file}", Serve)
+            .WithTags("Live")
+            .WithSummary("HLS playback: master.m3u8, replay.m3u8, {rendition}/index.m3u8, {rendition}/replay.m3u8 and segments")
+            .AllowAnonymous();
+    }
+
+    internal static Results<PhysicalFileHttpResult, ProblemHttpResult> Serve(string sessionId, string file, HttpContext http, LiveIngest ingest)
+    {
+        if (!SessionIdPattern().IsMatch(sessionId) || !FilePattern().IsMatch(file))
+        {
+            return NotFound();
+        }
+
+        var root = Path.GetFullPath(ingest.SessionDirectory(sessionId)) + Path.DirectorySeparatorChar;
+        var path = Path.GetFullPath(Path.Combine(root, file));
+        if (!path.StartsWith(root, StringComparison.Ordinal) || !File.Exists(path))
+        {
+            return NotFound();
+        }
+
+        var headers = http.Response.Headers;
+        headers.AccessControlAllowOrigin = "*";
+        if (file.EndsWith(".ts", StringComparison.Ordinal))
+        {
+            headers.CacheControl = "public, max-age=31536000, immutable";
+            return TypedResults.PhysicalFile(path, "video/mp2t", enableRangeProcessing: true);
+        }
+
+        // Live playlists change with every segment; the replay ones never change once written, but stay short too
+        // in case a replay is rebuilt.
+        headers.CacheControl = "public, max-age=1";
+        return TypedResults.PhysicalFile(path, "application/vnd.apple.mpegurl", lastModified: null, entityTag: null);
+    }
+
+    private static ProblemHttpResult NotFound() => ApiProblem.NotFound("HLS_NOT_FOUND", "HLS file");
+
+    [GeneratedRegex("^[0-9a-f]{32}$")]
+    private static partial Regex SessionIdPattern();
+
+    [GeneratedRegex(@"^(master\.m3u8|replay\.m3u8|[0-9a-z]{1,16}/(index\.m3u8|replay\.m3u8|r[0-9]{3}_[0-9]{5,9}\.ts))$")]
+    private static partial Regex FilePattern();
+}

@@ -1,0 +1,304 @@
+using System.Diagnostics;
+using System.Globalization;
+using Pasar.Rtmp;
+
+namespace Pasar.Server.Live;
+
+/// <summary>
+/// The ffmpeg behind one publish: FLV in through stdin, HLS out for every rendition of the session. Started at the
+/// publisher's first key frame (the size is known then, and a decoder can start there); if ffmpeg dies mid-stream a
+/// new one is started at the next key frame with the header, metadata and sequence headers replayed, and the
+/// session's playlists continue after a discontinuity. Used only from the publisher's own callbacks, which never
+/// overlap, so it needs no locks.
+/// </summary>
+internal sealed class HlsTranscoder(
+    HlsPackager packager,
+    IReadOnlyList<RenditionInfo> renditions,
+    LiveOptions options,
+    LiveMetrics metrics,
+    ILogger logger)
+{
+    private const int MaxRestartsPerMinute = 5;
+    private readonly Queue<long> _restarts = new();
+    private readonly Queue<string> _stderrTail = new();
+    private Process? _process;
+    private FlvWriter? _flv;
+    private int _run;
+    private volatile bool _failed;
+    private bool _closing;
+
+    /// <summary>The running ffmpeg's process id (tests kill it to check the supervision).</summary>
+    public int? ProcessId => _process is { } p && !_failed ? p.Id : null;
+
+    /// <summary>How many times ffmpeg was restarted during this publish.</summary>
+    public int Restarts { get; private set; }
+
+    /// <summary>True when ffmpeg kept dying and this publish should stop.</summary>
+    public bool GaveUp { get; private set; }
+
+    public async ValueTask WriteAsync(RtmpPublishContext context, RtmpMediaPacket packet, CancellationToken ct)
+    {
+        if (GaveUp)
+        {
+            return;
+        }
+
+        if (_process is null || _failed)
+        {
+            if (packet.Type != RtmpMediaType.Video || !packet.IsKeyframe || context.Video is null)
+            {
+                return; // a decoder can only start at a key frame
+            }
+
+            if (_failed && !await RestartAllowedAsync())
+            {
+                return;
+            }
+
+            await StartAsync(context, packet.Timestamp, ct);
+        }
+
+        try
+        {
+            _flv!.WriteMedia(packet);
+            if (!await _flv.FlushAsync(ct))
+            {
+                _failed = true;
+            }
+        }
+        catch (IOException)
+        {
+            _failed = true; // ffmpeg went away (EPIPE); the next key frame starts a new one
+        }
+    }
+
+    /// <summary>The publish ended: close ffmpeg's input so it writes its last segment, wait for it, and hand the run to the packager.</summary>
+    public async Task CloseAsync()
+    {
+        _closing = true;
+        await StopProcessAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private async Task<bool> RestartAllowedAsync()
+    {
+        await StopProcessAsync(TimeSpan.FromSeconds(2));
+        var now = Environment.TickCount64;
+        while (_restarts.Count > 0 && now - _restarts.Peek() > 60_000)
+        {
+            _restarts.Dequeue();
+        }
+
+        if (_restarts.Count >= MaxRestartsPerMinute)
+        {
+            GaveUp = true;
+            logger.LogError("Live {SessionId}: ffmpeg died {Count} times in a minute; giving up on this publish. Last output: {Output}",
+                packager.SessionId, _restarts.Count, string.Join(" | ", _stderrTail));
+            return false;
+        }
+
+        _restarts.Enqueue(now);
+        Restarts++;
+        metrics.FfmpegRestarts.Add(1);
+        logger.LogWarning("Live {SessionId}: ffmpeg exited mid-stream; restarting. Last output: {Output}", packager.SessionId, string.Join(" | ", _stderrTail));
+        return true;
+    }
+
+    private async Task StartAsync(RtmpPublishContext context, uint timestamp, CancellationToken ct)
+    {
+        _run = packager.BeginRun(renditions);
+        var start = new ProcessStartInfo(options.FfmpegPath)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in Arguments(packager.Directory, _run, renditions, context.Audio is not null, options))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.Exited += (_, _) =>
+        {
+            if (!_closing)
+            {
+                _failed = true;
+            }
+        };
+        process.ErrorDataReceived += (_, e) => RememberOutput(e.Data);
+        process.OutputDataReceived += (_, _) => { };
+        process.Start();
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        _process = process;
+        _failed = false;
+
+        // What a decoder needs before the key frame: the FLV header, the metadata and both sequence headers.
+        _flv = new FlvWriter(process.StandardInput.BaseStream);
+        _flv.WriteHeader(hasAudio: context.Audio is not null, hasVideo: true);
+        if (context.Metadata is { } metadata)
+        {
+            _flv.WriteMetadata(metadata, timestamp);
+        }
+
+        _flv.WriteTag(FlvTagType.Video, timestamp, context.VideoSequenceHeader.Span);
+        if (!context.AudioSequenceHeader.IsEmpty)
+        {
+            _flv.WriteTag(FlvTagType.Audio, timestamp, context.AudioSequenceHeader.Span);
+        }
+
+        try
+        {
+            await _flv.FlushAsync(ct);
+        }
+        catch (IOException)
+        {
+            _failed = true;
+        }
+
+        logger.LogInformation("Live {SessionId}: ffmpeg {Pid} started (run {Run}: {Renditions})",
+            packager.SessionId, process.Id, _run, string.Join(", ", renditions.Select(r => r.Name)));
+    }
+
+    private async Task StopProcessAsync(TimeSpan timeout)
+    {
+        var process = _process;
+        if (process is null)
+        {
+            return;
+        }
+
+        _process = null;
+        try
+        {
+            if (_flv is not null)
+            {
+                await _flv.CompleteAsync();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+
+        try
+        {
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+        }
+
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogWarning("Live {SessionId}: ffmpeg {Pid} did not exit within {Timeout}; killing it", packager.SessionId, process.Id, timeout);
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+
+        packager.CompleteRun(_run);
+        process.Dispose();
+        _flv = null;
+    }
+
+    private void RememberOutput(string? line)
+    {
+        if (string.IsNullOrWhiteSpace(line))
+        {
+            return;
+        }
+
+        lock (_stderrTail)
+        {
+            _stderrTail.Enqueue(line);
+            while (_stderrTail.Count > 8)
+            {
+                _stderrTail.Dequeue();
+            }
+        }
+    }
+
+    /// <summary>
+    /// One ffmpeg, all renditions: the source copied, each rung scaled and encoded with x264 at a fixed GOP of one
+    /// segment, key frames forced on segment boundaries by time and no scene-cut key frames, so that segments line up
+    /// across renditions; audio copied into every rendition. Segments and a private playlist per rendition and run.
+    /// </summary>
+    internal static IReadOnlyList<string> Arguments(string directory, int run, IReadOnlyList<RenditionInfo> renditions, bool hasAudio, LiveOptions options)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var args = new List<string>
+        {
+            "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+            "-probesize", "1000000", "-analyzeduration", "1000000",
+            "-f", "flv", "-i", "pipe:0",
+        };
+
+        var encoded = renditions.Where(r => !r.IsSource).ToList();
+        if (encoded.Count > 0)
+        {
+            var graph = encoded.Count == 1
+                ? "[0:v]null[s1];"
+                : $"[0:v]split={encoded.Count}{string.Concat(Enumerable.Range(1, encoded.Count).Select(i => $"[s{i}]"))};";
+            for (var i = 0; i < encoded.Count; i++)
+            {
+                var fps = encoded[i].FrameRate is { } f ? string.Create(inv, $",fps={f:0.###}") : "";
+                graph += string.Create(inv, $"[s{i + 1}]scale=-2:{encoded[i].Height}{fps},format=yuv420p[v{i + 1}];");
+            }
+
+            args.AddRange(["-filter_complex", graph.TrimEnd(';')]);
+        }
+
+        var map = new List<string>();
+        var index = 0;
+        foreach (var rendition in renditions)
+        {
+            args.AddRange(["-map", rendition.IsSource ? "0:v:0" : $"[v{encoded.IndexOf(rendition) + 1}]"]);
+            if (hasAudio)
+            {
+                args.AddRange(["-map", "0:a:0"]);
+            }
+
+            if (rendition.IsSource)
+            {
+                args.AddRange([$"-c:v:{index}", "copy"]);
+            }
+            else
+            {
+                var fps = rendition.FrameRate ?? 30;
+                var gop = ((int)Math.Round(fps * options.SegmentSeconds)).ToString(inv);
+                var kbps = rendition.VideoKbps;
+                args.AddRange(
+                [
+                    $"-c:v:{index}", "libx264", $"-preset:v:{index}", options.Preset,
+                    $"-b:v:{index}", $"{kbps}k", $"-maxrate:v:{index}", $"{kbps * 11 / 10}k", $"-bufsize:v:{index}", $"{kbps * 2}k",
+                    $"-g:v:{index}", gop, $"-keyint_min:v:{index}", gop, $"-sc_threshold:v:{index}", "0",
+                    $"-force_key_frames:v:{index}", $"expr:gte(t,n_forced*{options.SegmentSeconds})",
+                ]);
+            }
+
+            map.Add(hasAudio ? $"v:{index},a:{index},name:{rendition.Name}" : $"v:{index},name:{rendition.Name}");
+            index++;
+        }
+
+        if (hasAudio)
+        {
+            args.AddRange(["-c:a", "copy"]);
+        }
+
+        args.AddRange(
+        [
+            "-max_muxing_queue_size", "1024",
+            "-f", "hls", "-hls_time", options.SegmentSeconds.ToString(inv), "-hls_list_size", "30",
+            "-hls_flags", "+temp_file+independent_segments", "-hls_segment_type", "mpegts",
+            "-hls_segment_filename", Path.Combine(directory, "%v", HlsPackager.SegmentPattern(run)),
+            "-var_stream_map", string.Join(" ", map),
+            Path.Combine(directory, "%v", HlsPackager.PrivatePlaylistName(run)),
+        ]);
+        return args;
+    }
+}

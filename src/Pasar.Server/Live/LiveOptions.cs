@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Pasar.Server.Live;
+
+/// <summary>The <c>Pasar:Live</c> section: sessions, transcoding and HLS.</summary>
+public sealed class LiveOptions
+{
+    public const string Section = "Pasar:Live";
+
+    /// <summary>How long a live session waits for its publisher to come back before it ends.</summary>
+    public int ReconnectGraceSeconds { get; set; } = 30;
+
+    /// <summary>HLS segment length; also the key frame interval of every transcoded rendition.</summary>
+    public int SegmentSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Renditions transcoded below the source, comma-separated, from <c>1080p60, 720p30, 480p30, 360p30</c>.
+    /// Only those strictly below the source height are made. Empty means passthrough only.
+    /// </summary>
+    public string Ladder { get; set; } = "480p30,360p30";
+
+    /// <summary>
+    /// Most live sessions transcoded at once; later ones get the passthrough rendition only. Null means
+    /// twice the core count (measured: 2 cores hold 4 sessions of 1080p60 → 480p30 + 360p30 at ultrafast).
+    /// </summary>
+    public int? MaxTranscodedSessions { get; set; }
+
+    /// <summary>x264 preset of the transcoded renditions.</summary>
+    public string Preset { get; set; } = "ultrafast";
+
+    /// <summary>The ffmpeg executable.</summary>
+    public string FfmpegPath { get; set; } = "ffmpeg";
+
+    /// <summary>Segments in a live playlist (the recording keeps them all).</summary>
+    public int LiveWindowSegments { get; set; } = 10;
+
+    public int EffectiveMaxTranscodedSessions => MaxTranscodedSessions ?? 2 * Environment.ProcessorCount;
+
+    public IReadOnlyList<LadderRung> ParsedLadder => LadderRung.ParseList(Ladder);
+}
+
+/// <summary>The <c>Pasar:Rtmp</c> section.</summary>
+public sealed class RtmpListenOptions
+{
+    public const string Section = "Pasar:Rtmp";
+
+    /// <summary>TCP port for RTMP publishers; 0 picks a free one at start (tests).</summary>
+    public int Port { get; set; } = 1935;
+}
+
+/// <summary>One rendition of the ladder: a height, a frame rate and the bitrate it is encoded at.</summary>
+public sealed record LadderRung(string Name, int Height, int FrameRate, int VideoKbps)
+{
+    public static readonly IReadOnlyList<LadderRung> Known =
+    [
+        new("1080p60", 1080, 60, 6000),
+        new("720p30", 720, 30, 2800),
+        new("480p30", 480, 30, 1400),
+        new("360p30", 360, 30, 800),
+    ];
+
+    public static bool TryParse(string text, out LadderRung rung)
+    {
+        rung = Known.FirstOrDefault(k => string.Equals(k.Name, text.Trim(), StringComparison.OrdinalIgnoreCase))!;
+        return rung is not null;
+    }
+
+    public static IReadOnlyList<LadderRung> ParseList(string? text)
+    {
+        var rungs = new List<LadderRung>();
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!TryParse(part, out var rung))
+            {
+                throw new FormatException($"Unknown rendition '{part}'.");
+            }
+
+            if (!rungs.Contains(rung))
+            {
+                rungs.Add(rung);
+            }
+        }
+
+        return [.. rungs.OrderByDescending(r => r.Height)];
+    }
+
+    /// <summary>The rungs strictly below the source height, highest first.</summary>
+    public static IReadOnlyList<LadderRung> Below(IReadOnlyList<LadderRung> ladder, int sourceHeight) =>
+        [.. ladder.Where(r => r.Height < sourceHeight).OrderByDescending(r => r.Height)];
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{Name} ({VideoKbps} kbit/s)");
+}
+
+internal sealed partial class LiveOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<LiveOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, LiveOptions options)
+    {
+        var failures = new List<string>();
+        if (options.ReconnectGraceSeconds is < 1 or > 3600)
+        {
+            failures.Add("Pasar:Live:ReconnectGraceSeconds must be between 1 and 3600.");
+        }
+
+        if (options.SegmentSeconds is < 1 or > 10)
+        {
+            failures.Add("Pasar:Live:SegmentSeconds must be between 1 and 10.");
+        }
+
+        try
+        {
+            _ = options.ParsedLadder;
+        }
+        catch (FormatException ex)
+        {
+            failures.Add($"Pasar:Live:Ladder: {ex.Message} Known: {string.Join(", ", LadderRung.Known.Select(k => k.Name))}.");
+        }
+
+        if (options.MaxTranscodedSessions is < 0 or > 1000)
+        {
+            failures.Add("Pasar:Live:MaxTranscodedSessions must be between 0 and 1000.");
+        }
+
+        if (!PresetPattern().IsMatch(options.Preset ?? ""))
+        {
+            failures.Add("Pasar:Live:Preset must be an x264 preset such as ultrafast or veryfast.");
+        }
+
+        if (options.LiveWindowSegments is < 3 or > 1000)
+        {
+            failures.Add("Pasar:Live:LiveWindowSegments must be between 3 and 1000.");
+        }
+
+        return failures.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(failures);
+    }
+
+    [GeneratedRegex("^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$")]
+    private static partial Regex PresetPattern();
+}

@@ -1,0 +1,132 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Pasar.Server.Platform;
+using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Http;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.Live;
+
+public static class LiveStatus
+{
+    public const string Created = "created";
+    public const string Live = "live";
+    public const string Ended = "ended";
+
+    public static readonly string[] All = [Created, Live, Ended];
+}
+
+/// <summary>A live session as stored: the system of record for its status.</summary>
+internal sealed class LiveSessionRow
+{
+    public string Id { get; init; } = "";
+    public string SellerId { get; init; } = "";
+    public string Title { get; init; } = "";
+    public string Status { get; init; } = "";
+    public long CreatedAt { get; init; }
+    public long? StartedAt { get; init; }
+    public long? EndedAt { get; init; }
+}
+
+/// <summary>The <c>live_sessions</c> table. Stream keys are high-entropy secrets, so a SHA-256 of the key is enough to store.</summary>
+internal sealed class LiveSessionStore(Database db, Outbox outbox, TimeProvider time)
+{
+    private const string Columns = "id AS Id, seller_id AS SellerId, title AS Title, status AS Status, created_at AS CreatedAt, started_at AS StartedAt, ended_at AS EndedAt";
+
+    public static string NewStreamKey() => Ids.Secret(32);
+
+    public static string HashKey(string streamKey) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(streamKey)));
+
+    public async Task<LiveSessionRow> CreateAsync(string sellerId, string title, string streamKey, CancellationToken ct)
+    {
+        var row = new LiveSessionRow
+        {
+            Id = Ids.New(),
+            SellerId = sellerId,
+            Title = title,
+            Status = LiveStatus.Created,
+            CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        await db.InTransactionAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO live_sessions (id, seller_id, title, status, stream_key_hash, created_at) VALUES (@Id, @SellerId, @Title, @Status, @hash, @CreatedAt)",
+            new { row.Id, row.SellerId, row.Title, row.Status, hash = HashKey(streamKey), row.CreatedAt }, tx, cancellationToken: ct)), ct);
+        return row;
+    }
+
+    public async Task<LiveSessionRow?> FindAsync(string id, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await FindAsync(c, null, id, ct);
+    }
+
+    public static Task<LiveSessionRow?> FindAsync(DbConnection c, DbTransaction? tx, string id, CancellationToken ct) =>
+        c.QuerySingleOrDefaultAsync<LiveSessionRow>(new CommandDefinition($"SELECT {Columns} FROM live_sessions WHERE id = @id", new { id }, tx, cancellationToken: ct));
+
+    public async Task<LiveSessionRow?> FindByKeyAsync(string streamKey, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<LiveSessionRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM live_sessions WHERE stream_key_hash = @hash", new { hash = HashKey(streamKey) }, cancellationToken: ct));
+    }
+
+    /// <summary>Replaces the key; the old one stops working at once. False when the session has ended.</summary>
+    public Task<bool> RotateKeyAsync(string id, string streamKey, CancellationToken ct) =>
+        db.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
+            "UPDATE live_sessions SET stream_key_hash = @hash, key_rotated_at = @now WHERE id = @id AND status <> 'ended'",
+            new { id, hash = HashKey(streamKey), now = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: ct)) == 1, ct);
+
+    /// <summary>created → live, with the <see cref="LiveStarted"/> event in the same transaction. False when it was not <c>created</c>.</summary>
+    public Task<bool> MarkLiveAsync(string id, CancellationToken ct) =>
+        db.InTransactionAsync(async (c, tx) =>
+        {
+            var now = time.GetUtcNow();
+            var changed = await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE live_sessions SET status = 'live', started_at = @at WHERE id = @id AND status = 'created'",
+                new { id, at = now.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct));
+            if (changed == 0)
+            {
+                return false;
+            }
+
+            var row = (await FindAsync(c, tx, id, ct))!;
+            await outbox.EnqueueAsync(c, tx, new LiveStarted(row.Id, row.SellerId, row.Title, now), ct);
+            return true;
+        }, ct);
+
+    /// <summary>Any status → ended. False when it had already ended.</summary>
+    public Task<bool> MarkEndedAsync(string id, string reason, CancellationToken ct) =>
+        db.InTransactionAsync(async (c, tx) =>
+        {
+            var now = time.GetUtcNow();
+            var changed = await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE live_sessions SET status = 'ended', ended_at = @at, end_reason = @reason WHERE id = @id AND status <> 'ended'",
+                new { id, at = now.ToUnixTimeMilliseconds(), reason }, tx, cancellationToken: ct));
+            if (changed == 0)
+            {
+                return false;
+            }
+
+            var row = (await FindAsync(c, tx, id, ct))!;
+            await outbox.EnqueueAsync(c, tx, new LiveEnded(row.Id, row.SellerId, reason, now), ct);
+            return true;
+        }, ct);
+
+    public async Task<IReadOnlyList<LiveSessionRow>> ListAsync(string? status, string? sellerId, PageRequest page, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var sql = $"SELECT {Columns} FROM live_sessions WHERE {page.Condition("created_at", "id")}"
+            + (status is null ? "" : " AND status = @status")
+            + (sellerId is null ? "" : " AND seller_id = @sellerId")
+            + " ORDER BY created_at DESC, id DESC LIMIT @fetch";
+        return (await c.QueryAsync<LiveSessionRow>(new CommandDefinition(sql,
+            new { status, sellerId, beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
+    }
+
+    public async Task<IReadOnlyList<LiveSessionRow>> ListLiveAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<LiveSessionRow>(new CommandDefinition($"SELECT {Columns} FROM live_sessions WHERE status = 'live'", cancellationToken: ct))).AsList();
+    }
+}

@@ -1,0 +1,150 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Pasar.Server.Platform.Auth;
+using Pasar.Server.Platform.Http;
+
+namespace Pasar.Server.Live;
+
+public sealed record CreateLiveSessionRequest(string? Title);
+
+public sealed record CreatedLiveSession(string Id, string Status, string RtmpUrl, string StreamKey, string PlaybackUrl);
+
+public sealed record StreamKeyResponse(string StreamKey);
+
+public sealed record LiveViewers(long Current, long Peak);
+
+public sealed record LiveSession(
+    string Id,
+    string SellerId,
+    string Title,
+    string Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    string PlaybackUrl,
+    string? ReplayUrl,
+    LiveViewers Viewers,
+    IReadOnlyList<object> Pinned,
+    object? ActiveFlashSale);
+
+internal static class LiveSessionsApi
+{
+    public static void MapLiveSessions(this IEndpointRouteBuilder app)
+    {
+        var sessions = app.MapGroup("/api/live/sessions").WithTags("Live");
+        sessions.MapPost("/", Create).RequireAuthorization(Policies.Seller).WithSummary("Create a live session and its stream key (seller)");
+        sessions.MapGet("/", List).AllowAnonymous().WithSummary("Live sessions, newest first; ?status=live for those on air");
+        sessions.MapGet("/{id}", Get).AllowAnonymous().WithSummary("A live session with its playback and replay URLs");
+        sessions.MapPost("/{id}/stream-key/rotate", RotateKey).RequireAuthorization(Policies.User).WithSummary("Replace the stream key; the old one stops working (owner)");
+        sessions.MapPost("/{id}/end", End).RequireAuthorization(Policies.User).WithSummary("End the session now (owner)");
+    }
+
+    internal static async Task<Results<Created<CreatedLiveSession>, ValidationProblem>> Create(
+        CreateLiveSessionRequest body, ClaimsPrincipal user, HttpRequest request, LiveSessionStore store, RtmpEndpoint rtmp, CancellationToken ct)
+    {
+        var v = new RequestValidator().Text("title", body.Title, 1, 200);
+        if (!v.IsValid)
+        {
+            return ApiProblem.Validation(v.Errors);
+        }
+
+        var key = LiveSessionStore.NewStreamKey();
+        var row = await store.CreateAsync(user.UserId(), body.Title!.Trim(), key, ct);
+        return TypedResults.Created($"/api/live/sessions/{row.Id}",
+            new CreatedLiveSession(row.Id, row.Status, rtmp.UrlFor(request.Host.Host), key, PlaybackUrl(row.Id)));
+    }
+
+    internal static async Task<Results<Ok<Page<LiveSession>>, ValidationProblem>> List(
+        [FromQuery] string? status, [FromQuery] string? sellerId, [FromQuery] int? limit, [FromQuery] string? cursor,
+        LiveSessionStore store, LiveIngest ingest, CancellationToken ct)
+    {
+        var v = new RequestValidator();
+        var page = PageRequest.From(limit, cursor, v);
+        if (status is not null && !LiveStatus.All.Contains(status))
+        {
+            v.Add("status", "status must be created, live or ended.");
+        }
+
+        v.Text("sellerId", sellerId, 1, 64, required: false);
+        if (!v.IsValid)
+        {
+            return ApiProblem.Validation(v.Errors);
+        }
+
+        var rows = await store.ListAsync(status, sellerId, page, ct);
+        return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.Id, r => ToSession(r, ingest)));
+    }
+
+    internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> Get(string id, LiveSessionStore store, LiveIngest ingest, CancellationToken ct)
+    {
+        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        return row is null ? NotFound() : TypedResults.Ok(ToSession(row, ingest));
+    }
+
+    internal static async Task<Results<Ok<StreamKeyResponse>, ProblemHttpResult>> RotateKey(
+        string id, ClaimsPrincipal user, LiveSessionStore store, CancellationToken ct)
+    {
+        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        if (row is null)
+        {
+            return NotFound();
+        }
+
+        if (row.SellerId != user.UserId())
+        {
+            return ApiProblem.Forbidden("Only the session's seller can rotate its stream key.");
+        }
+
+        // A publisher already on air keeps going (its key was checked when it started); the next connect needs the new key.
+        var key = LiveSessionStore.NewStreamKey();
+        return await store.RotateKeyAsync(id, key, ct)
+            ? TypedResults.Ok(new StreamKeyResponse(key))
+            : SessionEnded();
+    }
+
+    internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> End(
+        string id, ClaimsPrincipal user, LiveSessionStore store, LiveIngest ingest, CancellationToken ct)
+    {
+        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        if (row is null)
+        {
+            return NotFound();
+        }
+
+        if (row.SellerId != user.UserId())
+        {
+            return ApiProblem.Forbidden("Only the session's seller can end it.");
+        }
+
+        if (row.Status == LiveStatus.Ended)
+        {
+            return SessionEnded();
+        }
+
+        await ingest.EndAsync(id, "owner", ct);
+        return TypedResults.Ok(ToSession((await store.FindAsync(id, ct))!, ingest));
+    }
+
+    private static ProblemHttpResult NotFound() => ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
+
+    private static ProblemHttpResult SessionEnded() =>
+        ApiProblem.Create(StatusCodes.Status409Conflict, "SESSION_ENDED", "The live session has ended", "An ended session cannot be changed; create a new one.");
+
+    internal static string PlaybackUrl(string id) => $"/hls/{id}/{HlsPackager.MasterFile}";
+
+    private static LiveSession ToSession(LiveSessionRow row, LiveIngest ingest)
+    {
+        string? replay = null;
+        if (row.Status == LiveStatus.Ended && File.Exists(Path.Combine(ingest.SessionDirectory(row.Id), HlsPackager.ReplayFile)))
+        {
+            replay = $"/hls/{row.Id}/{HlsPackager.ReplayFile}";
+        }
+
+        static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
+
+        // Viewers, pins and flash sales belong to later modules; until they exist the true values are zero and empty.
+        return new LiveSession(row.Id, row.SellerId, row.Title, row.Status, DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt),
+            At(row.StartedAt), At(row.EndedAt), PlaybackUrl(row.Id), replay, new LiveViewers(0, 0), [], null);
+    }
+}
