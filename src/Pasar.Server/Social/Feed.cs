@@ -82,3 +82,33 @@ internal sealed class PriceDropActivity : IEventHandler<ProductPriceDropped>
     public Task HandleAsync(ProductPriceDropped e, EventContext context, CancellationToken ct) =>
         Feed.RecordAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, ActivityTypes.PriceDrop, e.At, productId: e.ProductId, ct: ct);
 }
+
+/// <summary>
+/// A followed seller went live: a LIVE_STARTED activity, the seller shown as live, and a SELLER_LIVE
+/// notification to every follower through the background fan-out (the event id is the job id).
+/// </summary>
+internal sealed class SellerWentLive(FollowerFanout fanout) : IEventHandler<Live.LiveStarted>
+{
+    public async Task HandleAsync(Live.LiveStarted e, EventContext context, CancellationToken ct)
+    {
+        await Feed.RecordAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, ActivityTypes.LiveStarted, e.At, sessionId: e.SessionId, ct: ct);
+        await context.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO seller_stats (seller_id, followers, live_session_id) VALUES (@SellerId, 0, @SessionId)
+            ON CONFLICT (seller_id) DO UPDATE SET live_session_id = excluded.live_session_id
+            """, new { e.SellerId, e.SessionId }, context.Transaction, cancellationToken: ct));
+        var name = await context.Connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT name FROM users WHERE id = @SellerId", new { e.SellerId }, context.Transaction, cancellationToken: ct)) ?? e.SellerId;
+        await fanout.StartAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, Notifications.NotificationTypes.SellerLive,
+            $"{name} is live", e.Title, new { sessionId = e.SessionId, sellerId = e.SellerId, title = e.Title }, ct);
+    }
+}
+
+/// <summary>The seller's session ended: no longer shown as live (unless a newer session already is).</summary>
+internal sealed class SellerWentOffline : IEventHandler<Live.LiveEnded>
+{
+    public Task HandleAsync(Live.LiveEnded e, EventContext context, CancellationToken ct) =>
+        context.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE seller_stats SET live_session_id = NULL WHERE seller_id = @SellerId AND live_session_id = @SessionId",
+            new { e.SellerId, e.SessionId }, context.Transaction, cancellationToken: ct));
+}

@@ -18,6 +18,8 @@ public static class SocialModule
         builder.Services.AddEventHandler<ProductCreated, NewProductActivity>();
         builder.Services.AddEventHandler<ProductPriceDropped, PriceDropActivity>();
         builder.Services.AddEventHandler<PurchaseCompleted, ReferralReward>();
+        builder.Services.AddEventHandler<Live.LiveStarted, SellerWentLive>();
+        builder.Services.AddEventHandler<Live.LiveEnded, SellerWentOffline>();
         return builder;
     }
 

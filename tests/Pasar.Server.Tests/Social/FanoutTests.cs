@@ -70,3 +70,42 @@ public sealed class FanoutTests
         Assert.Equal(1_000L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM notifications WHERE type = 'SELLER_LIVE'"));
     }
 }
+
+public sealed class GoingLiveTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Going_live_reaches_the_feed_the_profile_and_every_follower_once(Backend backend)
+    {
+        await using var app = await PasarApp.StartAsync(backend, s => s["Pasar:Social:FanoutBatchSize"] = "250");
+        using var seller = await app.ClientAsAsync("seller-1", "seller", "Ayu Batik");
+        using var follower = await app.ClientAsAsync("buyer-1", "buyer");
+        await seller.GetAsync("/api/me/orders", Ct);
+        await follower.PutAsync("/api/me/following/seller-1", null, Ct);
+        var db = app.Services.GetRequiredService<Database>();
+        await FanoutTests.AddFollowersAsync(db, "seller-1", 2_000);
+
+        // The event the Live module commits with the session's first media.
+        var outbox = app.Services.GetRequiredService<Pasar.Server.Platform.Events.Outbox>();
+        await db.InTransactionAsync((c, tx) => outbox.EnqueueAsync(c, tx, new Pasar.Server.Live.LiveStarted("session-1", "seller-1", "Batik clearance", DateTimeOffset.UtcNow), Ct), Ct);
+
+        await PasarApp.EventuallyAsync(async () => await app.ScalarAsync<long>("SELECT COUNT(*) FROM notifications WHERE type = 'SELLER_LIVE'") == 2_001,
+            TimeSpan.FromSeconds(30), "a SELLER_LIVE notification for each of the 2,001 followers");
+        var profile = await (await app.Client.GetAsync("/api/sellers/seller-1", Ct)).JsonAsync();
+        Assert.True(profile.GetProperty("isLive").GetBoolean());
+        Assert.Equal("session-1", profile.GetProperty("liveSessionId").GetString());
+        var feed = await (await follower.GetAsync("/api/me/feed", Ct)).JsonAsync();
+        Assert.Equal("LIVE_STARTED", feed.GetProperty("items")[0].GetProperty("type").GetString());
+        Assert.Equal("session-1", feed.GetProperty("items")[0].GetProperty("sessionId").GetString());
+        var inbox = await (await follower.GetAsync("/api/me/notifications", Ct)).JsonAsync();
+        var live = inbox.GetProperty("items").EnumerateArray().Single(n => n.GetProperty("type").GetString() == "SELLER_LIVE");
+        Assert.Equal("Ayu Batik is live", live.GetProperty("title").GetString());
+        Assert.Equal("session-1", live.GetProperty("data").GetProperty("sessionId").GetString());
+
+        await db.InTransactionAsync((c, tx) => outbox.EnqueueAsync(c, tx, new Pasar.Server.Live.LiveEnded("session-1", "seller-1", "owner", DateTimeOffset.UtcNow), Ct), Ct);
+        await PasarApp.EventuallyAsync(async () => !(await (await app.Client.GetAsync("/api/sellers/seller-1", Ct)).JsonAsync()).GetProperty("isLive").GetBoolean(),
+            TimeSpan.FromSeconds(10), "the seller to be shown offline");
+    }
+}
