@@ -2,7 +2,14 @@ using Pasar.Bench;
 
 // Pasar.Bench SCENARIO [--backend embedded|scaled|both] [--concurrency N] [--seconds S]
 // Prints a Markdown table: one row per scenario and target, measured in the same run.
+// Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000]
 var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
+if (scenario == "chat")
+{
+    await ChatScenario.RunAsync(args);
+    return;
+}
+
 string Option(string name, string fallback)
 {
     var i = Array.IndexOf(args, "--" + name);
@@ -37,7 +44,7 @@ foreach (var b in backends)
         "check-ins" => await DailyScenarios.CheckInsAsync(target, concurrency, duration),
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, chat."),
     };
     Console.WriteLine(result.Row);
 }

@@ -55,11 +55,16 @@ public static class ProcessStats
     }
 
     /// <summary>Peak resident memory (VmHWM) of the process, in MB.</summary>
-    public static double PeakRssMb(int pid)
+    public static double PeakRssMb(int pid) => StatusMb(pid, "VmHWM:");
+
+    /// <summary>Resident memory (VmRSS) of the process now, in MB.</summary>
+    public static double RssMb(int pid) => StatusMb(pid, "VmRSS:");
+
+    private static double StatusMb(int pid, string field)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
             return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
         }
         catch (IOException)
