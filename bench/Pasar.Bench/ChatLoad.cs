@@ -22,12 +22,16 @@ public sealed class ChatLoad : IAsyncDisposable
 {
     public const int TextLength = 100;
 
+    /// <summary>Each chatter's period (SPEC: at most one message per user per second).</summary>
+    public static readonly TimeSpan ChatPeriod = TimeSpan.FromSeconds(1);
+
     private const int ReceiveBufferSize = 64 * 1024;
     private const long BucketMicroseconds = 100;
     private const int Buckets = 1_200_000; // 0.1 ms × 1.2 M = 120 s
 
     private static readonly byte[] Marker = "\"text\":\"t:"u8.ToArray();
     private static readonly int Carry = Marker.Length + 24;
+    private static readonly long Period = (long)(ChatPeriod.TotalSeconds * Stopwatch.Frequency);
 
     private readonly ChatTarget _target;
     private readonly string _room;
@@ -115,7 +119,7 @@ public sealed class ChatLoad : IAsyncDisposable
         socket.Options.KeepAliveInterval = TimeSpan.Zero; // the protocol's own ping keeps the hub's client timeout happy
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await socket.ConnectAsync(_target.ViewerUri($"bench-{_run}-{index:D6}"), _invoker, timeout.Token);
-        var viewer = new Viewer(socket);
+        var viewer = new Viewer(socket) { Sampled = index % 100 == 0 };
         if (_target.Handshake.Length > 0)
         {
             await socket.SendAsync(_target.Handshake, WebSocketMessageType.Text, true, timeout.Token);
@@ -146,7 +150,7 @@ public sealed class ChatLoad : IAsyncDisposable
         }
 
         var start = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
-        _senders = _chatters.Select((c, i) => SendLoopAsync(c, start + i * Stopwatch.Frequency / count)).ToArray();
+        _senders = _chatters.Select((c, i) => SendLoopAsync(c, start + i * Period / count)).ToArray();
     }
 
     private async Task SendLoopAsync(Chatter chatter, long next)
@@ -164,18 +168,27 @@ public sealed class ChatLoad : IAsyncDisposable
                 }
 
                 // The text carries the send time (this process's Stopwatch) and is padded to TextLength characters.
-                var stamp = "t:" + Stopwatch.GetTimestamp().ToString(System.Globalization.CultureInfo.InvariantCulture) + " ";
+                var stamp = "t:" + Stopwatch.GetTimestamp().ToString(System.Globalization.CultureInfo.InvariantCulture) +
+                    " w:" + DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture) + " ";
                 var frame = _target.Chat(_room, stamp + padding[stamp.Length..], ++sequence);
+                var answered = chatter.Answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 await chatter.Socket.SendAsync(frame, WebSocketMessageType.Text, true, _stop.Token);
                 if (Volatile.Read(ref _measuring) == 1)
                 {
                     chatter.Sent++;
                 }
 
-                next += Stopwatch.Frequency;
+                next += Period;
+                if (_target.ChatAnswered is not null)
+                {
+                    // The server allows one message per user per second on its own clock: like a real client, wait
+                    // for the answer and never send sooner than a second after it (the server accepted it before).
+                    await answered.Task.WaitAsync(TimeSpan.FromSeconds(10), _stop.Token);
+                    next = Math.Max(next, Stopwatch.GetTimestamp() + Stopwatch.Frequency + Stopwatch.Frequency / 50);
+                }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or TimeoutException)
         {
         }
     }
@@ -196,6 +209,11 @@ public sealed class ChatLoad : IAsyncDisposable
                 if (Volatile.Read(ref _measuring) == 1)
                 {
                     chatter.Refused += Occurrences(buffer.AsSpan(0, result.Count), _target.ChatRefused);
+                }
+
+                if (_target.ChatAnswered is { } answer && buffer.AsSpan(0, result.Count).IndexOf(answer) >= 0)
+                {
+                    chatter.Answered?.TrySetResult();
                 }
             }
         }
@@ -298,10 +316,61 @@ public sealed class ChatLoad : IAsyncDisposable
                 viewer.Received++;
                 var micros = (now - sent) * 1_000_000 / Stopwatch.Frequency;
                 Interlocked.Increment(ref _histogram[Math.Clamp(micros / BucketMicroseconds, 0, Buckets - 1)]);
+                if (viewer.Sampled)
+                {
+                    SplitLatency(data[pos..], micros);
+                }
             }
         }
 
         return final ? 0 : data.Length - Math.Max(pos, limit);
+    }
+
+    /// <summary>
+    /// On a sample of viewers only (one in a hundred): where the time went, from the wall-clock send time in the
+    /// text and the server's <c>sentAt</c> (both this machine's clock, millisecond precision): send → accepted
+    /// by the server (ingest, including the wait for the hub), and accepted → received (tick + fan-out).
+    /// </summary>
+    private void SplitLatency(ReadOnlySpan<byte> rest, long totalMicros)
+    {
+        var w = rest.IndexOf("w:"u8);
+        var at = rest.IndexOf(SentAtMarker);
+        if (w < 0 || at < 0 || !System.Buffers.Text.Utf8Parser.TryParse(rest[(w + 2)..], out long sentMs, out _))
+        {
+            return;
+        }
+
+        var end = rest[(at + SentAtMarker.Length)..].IndexOf((byte)'"');
+        if (end < 0 || !DateTimeOffset.TryParse(Encoding.ASCII.GetString(rest.Slice(at + SentAtMarker.Length, end)), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var accepted))
+        {
+            return;
+        }
+
+        var ingestMs = Math.Clamp(accepted.ToUnixTimeMilliseconds() - sentMs, 0, 120_000);
+        lock (_split)
+        {
+            _split.Add((ingestMs, Math.Max(0, totalMicros / 1000.0 - ingestMs)));
+        }
+    }
+
+    private static readonly byte[] SentAtMarker = "\"sentAt\":\""u8.ToArray();
+    private readonly List<(double Ingest, double Fanout)> _split = [];
+
+    /// <summary>Median and p99 of the two parts of the latency over the window, from the sampled viewers.</summary>
+    public string LatencySplit()
+    {
+        lock (_split)
+        {
+            if (_split.Count == 0)
+            {
+                return "no samples";
+            }
+
+            var ingest = _split.Select(s => s.Ingest).Order().ToArray();
+            var fanout = _split.Select(s => s.Fanout).Order().ToArray();
+            return $"send → accepted p50 {LoadRunner.Percentile(ingest, 0.5):F0} ms, p99 {LoadRunner.Percentile(ingest, 0.99):F0} ms; " +
+                $"accepted → received p50 {LoadRunner.Percentile(fanout, 0.5):F0} ms, p99 {LoadRunner.Percentile(fanout, 0.99):F0} ms ({_split.Count} samples)";
+        }
     }
 
     private static long Occurrences(ReadOnlySpan<byte> data, ReadOnlySpan<byte> needle)
@@ -352,6 +421,10 @@ public sealed class ChatLoad : IAsyncDisposable
     {
         Volatile.Write(ref _measuring, 0);
         Array.Clear(_histogram);
+        lock (_split)
+        {
+            _split.Clear();
+        }
         lock (_viewers)
         {
             foreach (var v in _viewers)
@@ -436,6 +509,8 @@ public sealed class ChatLoad : IAsyncDisposable
         public long Received;
 
         public volatile bool Closed;
+
+        public bool Sampled;
     }
 
     private sealed class Chatter(ClientWebSocket socket)
@@ -447,6 +522,8 @@ public sealed class ChatLoad : IAsyncDisposable
         public long Sent;
 
         public long Refused;
+
+        public volatile TaskCompletionSource? Answered;
     }
 }
 

@@ -29,7 +29,7 @@ public static class ChatScenario
         var stallViewers = int.Parse(Option("stall-viewers", "5000"), Invariant);
 
         EnsureFileLimit(viewerCounts.Append(stallViewers).Max() + chatters + 1024);
-        Console.WriteLine($"Pasar.Bench chat: one room, {chatters} chatters × 1 message/s ({ChatLoad.TextLength}-character text), {seconds} s windows after 3 s warm-up, " +
+        Console.WriteLine($"Pasar.Bench chat: one room, {chatters} chatters × 1 message every {ChatLoad.ChatPeriod.TotalSeconds:F2} s ({ChatLoad.TextLength}-character text), {seconds} s windows after 3 s warm-up, " +
             $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB");
         Console.WriteLine();
         Console.WriteLine(
@@ -90,11 +90,12 @@ public static class ChatScenario
         var cpu = ProcessStats.Seconds(pid) - cpuBefore;
         var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
         var cores = Environment.ProcessorCount;
-        var offered = window.Sent * (double)load.Viewers;
+        var offered = (window.Sent - window.Refused) * (double)load.Viewers;
         Console.WriteLine(
             $"| {target.Name} | {load.Viewers} | {window.SentPerSecond:F1} | {window.Refused} | {window.DeliveredPerSecond:F0} | {100 * window.Delivered / Math.Max(1, offered):F0} % | " +
             $"{window.P50Ms:F1} | {window.P99Ms:F1} | {window.MaxMs:F0} | {cpu:F1} | {100 * cpu / (window.Seconds * cores):F0} | {ProcessStats.PeakRssMb(pid):F0} | " +
             $"{(rssJoined - rssBefore) * 1024 / Math.Max(1, load.Viewers):F1} | {setupSeconds:F1} | {load.Dropped - droppedBefore + load.ConnectFailures} | {100 * benchCpu / (window.Seconds * cores):F0} |");
+        Console.Error.WriteLine($"  {target.Name}, {load.Viewers} viewers: {load.LatencySplit()}");
         return window;
     }
 

@@ -39,6 +39,9 @@ public abstract class ChatTarget : IAsyncDisposable
     /// <summary>Bytes that appear in the answer to a refused chat message.</summary>
     public abstract byte[] ChatRefused { get; }
 
+    /// <summary>Bytes of the server's answer to a chat message, when the protocol has one (then a chatter waits for it).</summary>
+    public virtual byte[]? ChatAnswered => null;
+
     public abstract ValueTask DisposeAsync();
 }
 
@@ -83,6 +86,8 @@ public sealed class PasarChatTarget : ChatTarget
         Encoding.UTF8.GetBytes($"{{\"type\":1,\"invocationId\":\"c{sequence}\",\"target\":\"SendChat\",\"arguments\":[\"{room}\",\"{text}\"]}}\u001e");
 
     public override byte[] ChatRefused { get; } = "\"error\":\""u8.ToArray();
+
+    public override byte[]? ChatAnswered { get; } = "\"type\":3,\"invocationId\":\"c"u8.ToArray();
 
     /// <summary>Slow consumers the server has dropped so far (its Prometheus counter).</summary>
     public async Task<long> SlowConsumersDroppedAsync()

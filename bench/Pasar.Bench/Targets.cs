@@ -35,6 +35,8 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Auth:SigningKey"] = SigningKey,
             ["Pasar:Demo:Seed"] = "false",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            // Not the default 1935: another server (a developer's, a test's) may hold it on a shared machine.
+            ["Pasar:Rtmp:Port"] = LocalServers.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         PostgresServer? postgres = null;
         RedisServer? redis = null;

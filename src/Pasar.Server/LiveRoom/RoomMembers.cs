@@ -149,11 +149,13 @@ internal sealed class RoomRegistry(Platform.PasarMetrics metrics)
         }
     }
 
+    // Enumerated, not .Values: Values takes every lock of the dictionary and copies it, once per room event,
+    // stalling joins and leaves behind a 10,000-member copy; the enumerator is lock-free and copies nothing.
     public IEnumerable<RoomMember> InSession(string sessionId) =>
-        _sessions.TryGetValue(sessionId, out var room) ? room.Values : [];
+        _sessions.TryGetValue(sessionId, out var room) ? room.Select(static kv => kv.Value) : [];
 
     public IEnumerable<RoomMember> Watching(string productId) =>
-        _products.TryGetValue(productId, out var watchers) ? watchers.Values : [];
+        _products.TryGetValue(productId, out var watchers) ? watchers.Select(static kv => kv.Value) : [];
 
     /// <summary>Sessions with at least one member on this node.</summary>
     public IEnumerable<string> ActiveSessions => _sessions.Where(kv => !kv.Value.IsEmpty).Select(kv => kv.Key);
