@@ -48,10 +48,13 @@ public sealed class ChatLoad : IAsyncDisposable
     private Task? _pinger;
     private Task[] _senders = [];
 
-    public ChatLoad(ChatTarget target, string room)
+    private readonly int _textLength;
+
+    public ChatLoad(ChatTarget target, string room, int textLength = TextLength)
     {
         _target = target;
         _room = room;
+        _textLength = textLength;
         _invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(30),
@@ -155,7 +158,7 @@ public sealed class ChatLoad : IAsyncDisposable
 
     private async Task SendLoopAsync(Chatter chatter, long next)
     {
-        var padding = new string('x', TextLength);
+        var padding = new string('x', _textLength);
         long sequence = 0;
         try
         {
