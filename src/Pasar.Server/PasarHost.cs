@@ -6,6 +6,7 @@ using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
 using Pasar.Server.Social;
+using Pasar.Server.Web;
 
 namespace Pasar.Server;
 
@@ -23,6 +24,7 @@ public static class PasarHost
         builder.AddNotifications();
         builder.AddSocial();
         builder.AddLive();
+        builder.AddWeb();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -34,6 +36,7 @@ public static class PasarHost
         app.MapNotifications();
         app.MapSocial();
         app.MapLive();
+        app.MapWeb();
         return app;
     }
 }
