@@ -57,7 +57,7 @@ async function newPage(viewport = desktop, { mobile = false } = {}) {
 async function signIn(page, userId) {
   await page.getByRole('button', { name: 'Sign in', exact: true }).first().click();
   await page.locator(`button[data-user="${userId}"]`).click();
-  await page.getByTestId('signed-in-as').waitFor();
+  await page.getByTestId('signed-in-as').waitFor({ state: 'attached' });
 }
 
 async function api(method, path, { token, body, key } = {}) {

@@ -117,6 +117,9 @@ function Header() {
         <div class="who">
           {user ? (
             <>
+              <span class="avatar who-avatar" aria-hidden="true">
+                {user.name.slice(0, 1)}
+              </span>
               <span class="who-name" data-testid="signed-in-as">
                 {user.name}
               </span>

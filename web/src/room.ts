@@ -128,6 +128,14 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
 
   useEffect(reloadSession, [sessionId]);
 
+  // Without the hub's sessionStatus events, notice the show going live or ending by asking now and then.
+  const status = state.session?.status;
+  useEffect(() => {
+    if (!status || status === 'ended' || state.hub === 'connected') return;
+    const t = setInterval(reloadSession, 3000);
+    return () => clearInterval(t);
+  }, [sessionId, status, state.hub]);
+
   useEffect(() => {
     const hub = createLiveHub();
     hubRef.current = hub;

@@ -206,6 +206,14 @@ function Pinned({ pinned, lowStock }: { pinned: Pin[]; lowStock: Record<string, 
   );
 }
 
+export function EyeIcon() {
+  return (
+    <svg class="icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+      <path d="M12 5C6.5 5 2.7 9.1 1.5 12c1.2 2.9 5 7 10.5 7s9.3-4.1 10.5-7C21.3 9.1 17.5 5 12 5zm0 11.5a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9zm0-2.5a2 2 0 1 0 0-4 2 2 0 0 0 0 4z" fill="currentColor" />
+    </svg>
+  );
+}
+
 function purchaseText(e: Record<string, unknown>): string {
   if (typeof e.message === 'string') return e.message;
   const who = typeof e.buyerName === 'string' ? e.buyerName : 'Someone';
@@ -218,13 +226,6 @@ export default function LiveRoom({ id }: { id?: string }) {
   const user = useUser();
   const room = useLiveRoom(sessionId, { onPurchase: (e) => toast(purchaseText(e), 'purchase') });
   const s = room.session;
-
-  // Without the hub, notice the seller going live by asking now and then.
-  useEffect(() => {
-    if (!s || s.status === 'ended' || room.hub === 'connected') return;
-    const t = setInterval(room.reloadSession, 4000);
-    return () => clearInterval(t);
-  }, [s?.status, room.hub]);
 
   if (room.sessionError) {
     return (
@@ -247,7 +248,7 @@ export default function LiveRoom({ id }: { id?: string }) {
           <span class="row small">
             {s.status === 'live' && <span class="badge live">LIVE</span>}
             <span data-testid="viewers" aria-label={`${room.viewers.current} watching`}>
-              👁 {count(room.viewers.current)} watching
+              <EyeIcon /> {count(room.viewers.current)} watching
             </span>
           </span>
         </div>

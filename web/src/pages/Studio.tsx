@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import {
   del, errorText, get, isMissingRoute, post, put,
   type CreatedSession, type LiveSession, type LiveStats, type Page, type Product,
@@ -191,15 +191,13 @@ function ChatSettings({ sessionId }: { sessionId: string }) {
   }
   return (
     <form class="stack" onSubmit={save}>
-      <div class="row wrap">
-        <div class="field small-field">
-          <label for="slow">Slow mode (seconds between messages)</label>
-          <input id="slow" type="number" min="0" max="3600" value={slow} onInput={(e) => setSlow((e.target as HTMLInputElement).value)} />
-        </div>
-        <div class="field grow">
-          <label for="blocked">Blocked words (comma-separated)</label>
-          <input id="blocked" value={words} onInput={(e) => setWords((e.target as HTMLInputElement).value)} />
-        </div>
+      <div class="field">
+        <label for="slow">Slow mode (seconds between messages)</label>
+        <input id="slow" type="number" min="0" max="3600" value={slow} onInput={(e) => setSlow((e.target as HTMLInputElement).value)} />
+      </div>
+      <div class="field">
+        <label for="blocked">Blocked words (comma-separated)</label>
+        <input id="blocked" value={words} onInput={(e) => setWords((e.target as HTMLInputElement).value)} />
       </div>
       <button type="submit" class="ghost">Save chat settings</button>
       {saved && <p class="success small" role="status">Saved.</p>}
@@ -309,6 +307,11 @@ function Manage({ session, created, onRotated, onChanged, user, products }: {
     }
   }
 
+  // Keep the list of shows in step when this one goes live or ends.
+  useEffect(() => {
+    if (live.status !== session.status) onChanged();
+  }, [live.status]);
+
   const sale = room.flashSale;
   return (
     <div class="studio-manage">
@@ -317,7 +320,7 @@ function Manage({ session, created, onRotated, onChanged, user, products }: {
           <a href={`/live/${encodeURIComponent(live.id)}`}>Open the live room</a>
           {live.replayUrl && <a href={live.replayUrl} data-testid="replay-link">Replay (HLS)</a>}
           {live.replayUrl && <a href={`/live/${encodeURIComponent(live.id)}`}>Watch the replay</a>}
-          <span class="muted">👁 {count(room.viewers.current)} watching · peak {count(room.viewers.peak)}</span>
+          <span class="muted">{count(room.viewers.current)} watching · peak {count(room.viewers.peak)}</span>
         </p>
         {live.status !== 'ended' && <StreamSettings session={live} created={created} onRotated={onRotated} />}
         {live.status !== 'ended' && (
