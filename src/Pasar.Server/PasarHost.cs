@@ -2,6 +2,7 @@ using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Games;
 using Pasar.Server.Live;
+using Pasar.Server.LiveRoom;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
@@ -24,6 +25,7 @@ public static class PasarHost
         builder.AddNotifications();
         builder.AddSocial();
         builder.AddLive();
+        builder.AddLiveRoom();
         builder.AddWeb();
         configure?.Invoke(builder);
 
@@ -36,6 +38,7 @@ public static class PasarHost
         app.MapNotifications();
         app.MapSocial();
         app.MapLive();
+        app.MapLiveRoom();
         app.MapWeb();
         return app;
     }

@@ -70,8 +70,10 @@ async function api(method, path, { token, body, key } = {}) {
   return text ? JSON.parse(text) : undefined;
 }
 
+const demoNames = { 'demo-seller-ayu': 'Ayu Batik House', 'demo-seller-budi': 'Budi Gadget Corner', 'demo-buyer-citra': 'Citra', 'demo-buyer-dimas': 'Dimas' };
+
 async function token(userId, role) {
-  return (await api('POST', '/api/dev/tokens', { body: { userId, role } })).token;
+  return (await api('POST', '/api/dev/tokens', { body: { userId, role, name: demoNames[userId] } })).token;
 }
 
 /** Screenshots of the page at phone and desktop size; checks nothing sticks out sideways. */
@@ -267,14 +269,14 @@ const scenarios = {
       await page.locator('#chat-title').waitFor();
       await eventually('the chat to connect', async () => (await page.getByText('Connecting to the chat…').count()) === 0);
     }
-    await citra.getByLabel('Message').fill('Hello from Citra!');
-    await citra.getByLabel('Message').press('Enter');
+    await citra.getByLabel('Message', { exact: true }).fill('Hello from Citra!');
+    await citra.getByLabel('Message', { exact: true }).press('Enter');
     await dimas.getByTestId('chat').getByText('Hello from Citra!').waitFor();
     step('Dimas sees Citra’s message');
 
     await dimas.waitForTimeout(1100); // one message per second per user
     const payload = '<img src=x onerror="window.__pwned=1;document.title=\'pwned\'">';
-    await dimas.getByLabel('Message').fill(payload);
+    await dimas.getByLabel('Message', { exact: true }).fill(payload);
     await dimas.getByRole('button', { name: 'Send' }).click();
     for (const page of [citra, dimas]) {
       const line = page.getByTestId('chat').locator('.chat-text').filter({ hasText: payload });
@@ -285,8 +287,8 @@ const scenarios = {
       if (imgs > 0 || pwned) throw new Error('the message was rendered as HTML');
     }
     step('the <img onerror> message shows as text for both and runs nothing');
-    await citra.getByLabel('Message').fill('Nice scarf');
-    await citra.getByLabel('Message').press('Enter');
+    await citra.getByLabel('Message', { exact: true }).fill('Nice scarf');
+    await citra.getByLabel('Message', { exact: true }).press('Enter');
     await dimas.getByTestId('chat').getByText('Nice scarf').waitFor();
     await screenshot(dimas, 'live-room-chat');
   },
