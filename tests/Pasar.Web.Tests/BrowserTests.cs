@@ -32,6 +32,16 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task Products_pinned_in_the_studio_appear_and_disappear_for_both_buyers()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/pins", "pinned products (SPEC §6.2)");
+        var output = await BrowserScenario.RunAsync(server, "pins");
+        Assert.Contains("Citra bought the pinned kebaya from the room", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_flash_sale_started_in_the_studio_counts_down_for_both_buyers_until_sold_out()
     {
         BrowserScenario.RequireTools(ffmpeg: true);

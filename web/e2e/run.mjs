@@ -293,6 +293,41 @@ const scenarios = {
     await screenshot(dimas, 'live-room-chat');
   },
 
+  /** The seller pins products in the studio; both buyers see the pins change live and can buy from them. */
+  async pins() {
+    const seller = await newPage(desktop);
+    await seller.goto('/studio');
+    await signIn(seller, 'demo-seller-ayu');
+    await seller.getByLabel('Title').fill('Pin party');
+    await seller.getByRole('button', { name: 'Create show' }).click();
+    const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+    const citra = await newPage(desktop);
+    const dimas = await newPage(phone, { mobile: true });
+    for (const [page, user] of [[citra, 'demo-buyer-citra'], [dimas, 'demo-buyer-dimas']]) {
+      await page.goto(sessionUrl);
+      await signIn(page, user);
+      await eventually('the room to connect', async () => (await page.getByText('Connecting to the chat…').count()) === 0);
+    }
+    const pin = (title) => seller.locator('#pins li').filter({ hasText: title }).getByRole('button');
+    await pin('Songket clutch').click();
+    await pin('Batik kebaya top').click();
+    for (const page of [citra, dimas]) {
+      await page.getByTestId('pinned').getByRole('link', { name: 'Songket clutch' }).waitFor();
+      await page.getByTestId('pinned').getByRole('link', { name: 'Batik kebaya top' }).waitFor();
+    }
+    step('both buyers see the two pinned products');
+    await pin('Songket clutch').click();
+    for (const page of [citra, dimas]) {
+      await eventually('the unpinned product to go', async () => (await page.getByTestId('pinned').getByRole('link', { name: 'Songket clutch' }).count()) === 0);
+    }
+    step('unpinning removes it for both');
+    await citra.getByTestId('pinned').getByRole('button', { name: /^Buy/ }).click();
+    await citra.getByText(/^Bought!/).waitFor();
+    step('Citra bought the pinned kebaya from the room');
+    await screenshot(dimas, 'live-room-pinned');
+    await screenshot(seller, 'studio-pins');
+  },
+
   /** The seller pins a product and starts a flash sale; both buyers see it; buying drops the count; sold out shows. */
   async flash() {
     const seller = await newPage(desktop);
@@ -316,7 +351,7 @@ const scenarios = {
 
     const product = (await api('GET', '/api/sellers/demo-seller-ayu/products')).items.find((p) => p.title === 'Songket clutch');
     await seller.locator('#pins li').filter({ hasText: product.title }).getByRole('button', { name: /^Pin/ }).click();
-    for (const page of [citra, dimas]) await page.getByTestId('pinned').getByText(product.title).waitFor();
+    for (const page of [citra, dimas]) await page.getByTestId('pinned').getByRole('link', { name: product.title }).waitFor();
     step('both buyers see the pinned Songket clutch');
 
     await seller.getByLabel('Product', { exact: true }).selectOption(product.id);

@@ -442,9 +442,6 @@ export default function Studio() {
               ))}
             </ul>
           </Section>
-          <Section title="List a product" id="new-product">
-            <NewProduct onCreated={products.reload} />
-          </Section>
         </div>
         {current ? (
           <Manage
@@ -463,6 +460,11 @@ export default function Studio() {
             <p>{errorText('Create a show or pick one of yours to manage it.')}</p>
           </section>
         )}
+        <div class="studio-products">
+          <Section title="List a product" id="new-product">
+            <NewProduct onCreated={products.reload} />
+          </Section>
+        </div>
       </div>
     </main>
   );
