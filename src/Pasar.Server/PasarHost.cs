@@ -9,6 +9,7 @@ using Pasar.Server.Orders;
 using Pasar.Server.Platform;
 using Pasar.Server.Proof;
 using Pasar.Server.Social;
+using Pasar.Server.Web;
 
 namespace Pasar.Server;
 
@@ -29,6 +30,7 @@ public static class PasarHost
         builder.AddLiveRoom();
         builder.AddFlashSales();
         builder.AddProof();
+        builder.AddWeb();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -43,6 +45,7 @@ public static class PasarHost
         app.MapLiveRoom();
         app.MapFlashSales();
         app.MapProof();
+        app.MapWeb();
         return app;
     }
 }
