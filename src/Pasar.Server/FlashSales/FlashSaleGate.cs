@@ -18,9 +18,12 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
         if not remaining then return -3 end
         remaining = tonumber(remaining)
         local qty = tonumber(ARGV[2])
-        if remaining < qty then return -1 end
         local bought = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
         if bought + qty > tonumber(ARGV[3]) then return -2 end
+        if remaining < qty then
+            if bought > 0 then return -4 end
+            return -1
+        end
         redis.call('DECRBY', KEYS[1], qty)
         redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
         return remaining - qty
@@ -47,6 +50,9 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
         Taken,
         SoldOut,
         LimitReached,
+
+        /// <summary>Sold out, for a buyer who already bought some: their request may be a retry to replay.</summary>
+        SoldOutAfterBuying,
     }
 
     public async Task<(Result Result, int Remaining)> TryTakeAsync(string saleId, string buyerId, int quantity, int perUserLimit, CancellationToken ct)
@@ -61,6 +67,8 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
                     continue;
                 case -1:
                     return (Result.SoldOut, 0);
+                case -4:
+                    return (Result.SoldOutAfterBuying, 0);
                 case -2:
                     return (Result.LimitReached, 0);
                 default:

@@ -47,3 +47,17 @@ internal sealed class FlashSaleRow
     public FlashSale ToSale() => new(Id, SessionId, ProductId, SalePriceMinor, Currency, (int)Quantity, (int)(Quantity - Sold), (int)PerUserLimit,
         DateTimeOffset.FromUnixTimeMilliseconds(StartsAt), DateTimeOffset.FromUnixTimeMilliseconds(EndsAt), Status);
 }
+
+public enum FlashSaleGateKind
+{
+    /// <summary>The Lua gate in Redis/Garnet answers the burst; only winners reach SQL.</summary>
+    Redis,
+
+    /// <summary>Every attempt is a guarded SQL transaction: a comparison floor for benchmarks, not for production.</summary>
+    SqlOnly,
+}
+
+public sealed class FlashSaleOptions
+{
+    public FlashSaleGateKind Gate { get; set; } = FlashSaleGateKind.Redis;
+}

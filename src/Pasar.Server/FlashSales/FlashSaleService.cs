@@ -28,8 +28,10 @@ internal sealed class FlashSaleService(
     RoomBroadcaster broadcaster,
     TimeProvider time,
     PasarMetrics metrics,
+    Microsoft.Extensions.Options.IOptions<FlashSaleOptions> options,
     ILogger<FlashSaleService> logger)
 {
+    private readonly bool sqlOnly = options.Value.Gate == FlashSaleGateKind.SqlOnly;
     private readonly ConcurrentDictionary<string, FlashSaleRow> _sales = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
 
@@ -132,15 +134,16 @@ internal sealed class FlashSaleService(
 
         var quantity = body.Quantity!.Value;
         var requestHash = IdempotencyStore.HashRequest("flash:" + saleId, body);
-        if (idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (sale.Status != FlashSaleStatus.Active || now < sale.StartsAt || now >= sale.EndsAt || quantity > sale.PerUserLimit || sqlOnly)
         {
-            // A retry of a purchase that already went through: answer it without touching the gate again.
-            return stored.RequestHash == requestHash
-                ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order)
-                : IdempotencyStore.Mismatch();
+            // Off the hot path (or the SQL-only comparison mode): answer a retry of a purchase that went through.
+            if (idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+            {
+                return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
+            }
         }
 
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         if (sale.Status != FlashSaleStatus.Active)
         {
             return Refused(sale.Sold >= sale.Quantity ? "SOLD_OUT" : "SALE_NOT_ACTIVE");
@@ -156,12 +159,22 @@ internal sealed class FlashSaleService(
             return Refused("LIMIT_REACHED");
         }
 
-        var (result, _) = await gate.TryTakeAsync(saleId, buyerId, quantity, (int)sale.PerUserLimit, ct);
-        if (result != FlashSaleGate.Result.Taken)
+        if (!sqlOnly)
         {
-            var code = result == FlashSaleGate.Result.SoldOut ? "SOLD_OUT" : "LIMIT_REACHED";
-            metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", code));
-            return Refused(code);
+            // The hot path: thousands of taps a second are answered by the gate alone. Only a buyer who already
+            // bought can be sending a retry, so only their refusals look for a stored response.
+            var (result, _) = await gate.TryTakeAsync(saleId, buyerId, quantity, (int)sale.PerUserLimit, ct);
+            if (result != FlashSaleGate.Result.Taken)
+            {
+                if (result != FlashSaleGate.Result.SoldOut && idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+                {
+                    return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
+                }
+
+                var code = result is FlashSaleGate.Result.LimitReached ? "LIMIT_REACHED" : "SOLD_OUT";
+                metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", code));
+                return Refused(code);
+            }
         }
 
         CommandOutcome<Order> outcome;
@@ -172,11 +185,15 @@ internal sealed class FlashSaleService(
         }
         catch
         {
-            await gate.ReleaseAsync(saleId, buyerId, quantity);
+            if (!sqlOnly)
+            {
+                await gate.ReleaseAsync(saleId, buyerId, quantity);
+            }
+
             throw;
         }
 
-        if (outcome.Value is null || outcome.Replayed)
+        if ((outcome.Value is null || outcome.Replayed) && !sqlOnly)
         {
             await gate.ReleaseAsync(saleId, buyerId, quantity); // SQL said no (or a racing retry won): the unit goes back
         }
@@ -343,7 +360,7 @@ internal sealed class FlashSaleService(
                 continue;
             }
 
-            var remaining = await gate.RemainingAsync(saleId);
+            var remaining = sqlOnly ? (await GetAsync(saleId, ct))?.Remaining : await gate.RemainingAsync(saleId);
             if (remaining is null)
             {
                 continue;

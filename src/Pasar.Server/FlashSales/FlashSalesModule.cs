@@ -14,6 +14,7 @@ public static class FlashSalesModule
 {
     public static IHostApplicationBuilder AddFlashSales(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<FlashSaleOptions>().BindConfiguration("Pasar:FlashSales");
         builder.Services.AddSingleton<FlashSaleGate>();
         builder.Services.AddSingleton<FlashSaleService>();
         builder.Services.AddHostedService<FlashSaleTicker>();
