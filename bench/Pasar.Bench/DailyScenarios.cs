@@ -64,11 +64,16 @@ public static class DailyScenarios
     internal static HttpClient Client(BenchTarget target, int concurrency) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = target.Server.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
 
-    internal static async Task<LoadResult> MeasureAsync(string name, BenchTarget target, int concurrency, TimeSpan duration, Func<int, long, Task<LoadRunner.Outcome>> request)
+    internal static async Task<LoadResult> MeasureAsync(
+        string name, BenchTarget target, int concurrency, TimeSpan duration, Func<int, long, Task<LoadRunner.Outcome>> request, Func<bool>? stop = null, bool warmUp = true)
     {
-        await LoadRunner.RunAsync(concurrency, TimeSpan.FromSeconds(2), (w, n) => request(w, 1_000_000_000 + n)); // warm-up on other users
+        if (warmUp)
+        {
+            await LoadRunner.RunAsync(concurrency, TimeSpan.FromSeconds(2), (w, n) => request(w, 1_000_000_000 + n)); // warm-up on other users
+        }
+
         var cpuBefore = target.CpuSeconds();
-        var run = await LoadRunner.RunAsync(concurrency, duration, request);
+        var run = await LoadRunner.RunAsync(concurrency, duration, request, stop);
         var cpu = target.CpuSeconds() - cpuBefore;
         return new LoadResult(name, target.Name, run.Ok, run.Refused, run.Failed, run.Seconds, run.P50, run.P99, cpu, target.Server.PeakRssMb());
     }

@@ -30,7 +30,7 @@ public static class LoadRunner
     }
 
     public static async Task<(long Ok, long Refused, long Failed, double Seconds, double P50, double P99)> RunAsync(
-        int concurrency, TimeSpan duration, Func<int, long, Task<Outcome>> request)
+        int concurrency, TimeSpan duration, Func<int, long, Task<Outcome>> request, Func<bool>? stop = null)
     {
         var latencies = new List<double>[concurrency];
         var counts = new long[concurrency, 3];
@@ -39,7 +39,7 @@ public static class LoadRunner
         var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
         {
             var mine = latencies[w] = new List<double>(100_000);
-            for (long n = 0; stopwatch.Elapsed.TotalSeconds < deadline; n++)
+            for (long n = 0; stopwatch.Elapsed.TotalSeconds < deadline && (stop is null || !stop()); n++)
             {
                 var started = Stopwatch.GetTimestamp();
                 Outcome outcome;

@@ -21,12 +21,23 @@ Console.WriteLine(LoadResult.Header);
 foreach (var b in backends)
 {
     await using var target = await BenchTarget.StartAsync(b);
+    if (scenario == "fanout")
+    {
+        foreach (var row in await SocialScenarios.FanoutAsync(target, concurrency, duration))
+        {
+            Console.WriteLine(row.Row);
+        }
+
+        continue;
+    }
+
     var result = scenario switch
     {
         "orders" => await OrdersScenario.RunAsync(target, concurrency, duration),
         "check-ins" => await DailyScenarios.CheckInsAsync(target, concurrency, duration),
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes."),
+        "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout."),
     };
     Console.WriteLine(result.Row);
 }

@@ -8,9 +8,11 @@ public sealed class BenchTarget : IAsyncDisposable
     private readonly PostgresServer? _postgres;
     private readonly RedisServer? _redis;
     private readonly string _dataDir;
+    private readonly string? _postgresConnection;
 
-    private BenchTarget(string name, ServerProcess server, string dataDir, PostgresServer? postgres, RedisServer? redis)
+    private BenchTarget(string name, ServerProcess server, string dataDir, PostgresServer? postgres, RedisServer? redis, string? postgresConnection)
     {
+        _postgresConnection = postgresConnection;
         Name = name;
         Server = server;
         _dataDir = dataDir;
@@ -52,7 +54,17 @@ public sealed class BenchTarget : IAsyncDisposable
         }
 
         var server = await ServerProcess.StartAsync(settings, LocalServers.FreePort());
-        return new BenchTarget(name, server, dataDir, postgres, redis);
+        return new BenchTarget(name, server, dataDir, postgres, redis, settings.GetValueOrDefault("Pasar:Database:ConnectionString"));
+    }
+
+    /// <summary>A direct connection to the target's database, for seeding volumes no API loop would create quickly.</summary>
+    public async Task<System.Data.Common.DbConnection> OpenDatabaseAsync()
+    {
+        System.Data.Common.DbConnection connection = _postgresConnection is not null
+            ? new Npgsql.NpgsqlConnection(_postgresConnection)
+            : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dataDir, "pasar.db")};Default Timeout=120");
+        await connection.OpenAsync();
+        return connection;
     }
 
     /// <summary>CPU seconds used so far by the server process and the database servers it talks to.</summary>

@@ -5,6 +5,7 @@ using Pasar.Server.Live;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
+using Pasar.Server.Social;
 
 namespace Pasar.Server;
 
@@ -20,6 +21,7 @@ public static class PasarHost
         builder.AddCoins();
         builder.AddGames();
         builder.AddNotifications();
+        builder.AddSocial();
         builder.AddLive();
         configure?.Invoke(builder);
 
@@ -30,6 +32,7 @@ public static class PasarHost
         app.MapCoins();
         app.MapGames();
         app.MapNotifications();
+        app.MapSocial();
         app.MapLive();
         return app;
     }

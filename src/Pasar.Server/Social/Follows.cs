@@ -1,0 +1,133 @@
+using System.Security.Claims;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Pasar.Server.Notifications;
+using Pasar.Server.Platform.Auth;
+using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Http;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.Social;
+
+public sealed record SellerProfile(string Id, string Name, long Followers, bool IsLive, string? LiveSessionId);
+
+internal static class Follows
+{
+    public static void MapFollows(this IEndpointRouteBuilder app)
+    {
+        var me = app.MapGroup("/api/me/following").WithTags("Social").RequireAuthorization(Policies.User);
+        me.MapPut("/{sellerId}", Follow).WithSummary("Follow a seller (idempotent)");
+        me.MapDelete("/{sellerId}", Unfollow).WithSummary("Stop following a seller (idempotent)");
+        me.MapGet("/", Following).WithSummary("The sellers I follow, most recently followed first");
+        app.MapGet("/api/sellers/{sellerId}", Profile).WithTags("Social").AllowAnonymous().WithSummary("A seller: name, followers, live now");
+    }
+
+    internal const string ProfileSelect =
+        """
+        SELECT u.id AS Id, u.name AS Name, COALESCE(s.followers, 0) AS Followers, s.live_session_id AS LiveSessionId
+        FROM users u LEFT JOIN seller_stats s ON s.seller_id = u.id
+        """;
+
+    internal sealed class ProfileRow
+    {
+        public string Id { get; init; } = "";
+        public string Name { get; init; } = "";
+        public long Followers { get; init; }
+        public string? LiveSessionId { get; init; }
+        public long FollowedAt { get; init; }
+
+        public SellerProfile ToProfile() => new(Id, Name, Followers, LiveSessionId is not null, LiveSessionId);
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Follow(
+        string sellerId, ClaimsPrincipal user, Database db, Outbox outbox, TimeProvider time, CancellationToken ct)
+    {
+        var me = user.UserId();
+        if (sellerId == me)
+        {
+            return ApiProblem.Create(StatusCodes.Status400BadRequest, "CANNOT_FOLLOW_SELF", "You cannot follow yourself");
+        }
+
+        var result = await db.InTransactionAsync<ProblemHttpResult?>(async (c, tx) =>
+        {
+            var role = await c.ExecuteScalarAsync<string?>(new CommandDefinition("SELECT role FROM users WHERE id = @sellerId", new { sellerId }, tx, cancellationToken: ct));
+            if (role != Roles.Seller)
+            {
+                return ApiProblem.NotFound("SELLER_NOT_FOUND", "Seller");
+            }
+
+            var now = time.GetUtcNow();
+            var inserted = await c.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO follows (follower_id, seller_id, created_at) VALUES (@me, @sellerId, @at) ON CONFLICT DO NOTHING",
+                new { me, sellerId, at = now.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct));
+            if (inserted == 1)
+            {
+                // The count moves in the same transaction as the row, so it always equals the rows.
+                await c.ExecuteAsync(new CommandDefinition(
+                    """
+                    INSERT INTO seller_stats (seller_id, followers) VALUES (@sellerId, 1)
+                    ON CONFLICT (seller_id) DO UPDATE SET followers = seller_stats.followers + 1
+                    """, new { sellerId }, tx, cancellationToken: ct));
+                await outbox.EnqueueAsync(c, tx, new SellerFollowed(me, user.DisplayName(), sellerId, now), ct);
+            }
+
+            return null;
+        }, ct);
+        return result is null ? TypedResults.NoContent() : result;
+    }
+
+    internal static async Task<NoContent> Unfollow(string sellerId, ClaimsPrincipal user, Database db, CancellationToken ct)
+    {
+        var me = user.UserId();
+        await db.InTransactionAsync(async (c, tx) =>
+        {
+            var deleted = await c.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM follows WHERE follower_id = @me AND seller_id = @sellerId", new { me, sellerId }, tx, cancellationToken: ct));
+            if (deleted == 1)
+            {
+                await c.ExecuteAsync(new CommandDefinition(
+                    "UPDATE seller_stats SET followers = followers - 1 WHERE seller_id = @sellerId", new { sellerId }, tx, cancellationToken: ct));
+            }
+        }, ct);
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<Results<Ok<Page<SellerProfile>>, ValidationProblem>> Following(
+        [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
+    {
+        var v = new RequestValidator();
+        var page = PageRequest.From(limit, cursor, v);
+        if (!v.IsValid)
+        {
+            return ApiProblem.Validation(v.Errors);
+        }
+
+        await using var c = await db.OpenAsync(ct);
+        var rows = (await c.QueryAsync<ProfileRow>(new CommandDefinition(
+            $"""
+            SELECT u.id AS Id, u.name AS Name, COALESCE(s.followers, 0) AS Followers, s.live_session_id AS LiveSessionId, f.created_at AS FollowedAt
+            FROM follows f JOIN users u ON u.id = f.seller_id LEFT JOIN seller_stats s ON s.seller_id = f.seller_id
+            WHERE f.follower_id = @me AND {page.Condition("f.created_at", "f.seller_id")}
+            ORDER BY f.created_at DESC, f.seller_id DESC LIMIT @fetch
+            """,
+            new { me = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
+        return TypedResults.Ok(page.ToPage(rows, r => r.FollowedAt, r => r.Id, r => r.ToProfile()));
+    }
+
+    internal static async Task<Results<Ok<SellerProfile>, ProblemHttpResult>> Profile(string sellerId, Database db, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<ProfileRow>(new CommandDefinition(
+            ProfileSelect + " WHERE u.id = @sellerId AND u.role = 'seller'", new { sellerId }, cancellationToken: ct));
+        return row is null ? ApiProblem.NotFound("SELLER_NOT_FOUND", "Seller") : TypedResults.Ok(row.ToProfile());
+    }
+}
+
+/// <summary>Tells a seller about a new follower.</summary>
+internal sealed class NewFollowerNotification(NotificationInbox inbox) : IEventHandler<SellerFollowed>
+{
+    public Task HandleAsync(SellerFollowed e, EventContext context, CancellationToken ct) =>
+        inbox.AddAsync(context.Connection, context.Transaction, e.SellerId, NotificationTypes.NewFollower,
+            "New follower", $"{e.FollowerName} started following you.", new { followerId = e.FollowerId, followerName = e.FollowerName }, ct);
+}

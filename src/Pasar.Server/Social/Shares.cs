@@ -1,0 +1,201 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Pasar.Server.Coins;
+using Pasar.Server.Orders;
+using Pasar.Server.Platform;
+using Pasar.Server.Platform.Auth;
+using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Http;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.Social;
+
+public sealed record ShareRequest(string? Platform);
+
+public sealed record ShareLink(string TrackingCode, string Url);
+
+public sealed record ShareStats(string TrackingCode, string ProductId, string Platform, long Clicks, long Purchases, long CoinsEarned, DateTimeOffset CreatedAt);
+
+/// <summary>Share links: unguessable tracking codes, click counting, and the referral reward.</summary>
+internal static class Shares
+{
+    public static readonly string[] Platforms = ["whatsapp", "facebook", "telegram", "x", "line", "copy"];
+    private const string VisitorCookie = "pasar_vid";
+
+    public static void MapShares(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/products/{id}/shares", Create).WithTags("Social").RequireAuthorization(Policies.User)
+            .WithSummary("Make a share link for a product on a platform");
+        app.MapGet("/api/me/shares", Mine).WithTags("Social").RequireAuthorization(Policies.User)
+            .WithSummary("My share links with clicks, purchases and coins earned");
+        app.MapGet("/s/{trackingCode}", Follow).WithTags("Social").AllowAnonymous()
+            .WithSummary("Open a share link: counts the click and redirects to the product page");
+    }
+
+    internal static async Task<Results<Created<ShareLink>, ProblemHttpResult, ValidationProblem>> Create(
+        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, TimeProvider time, CancellationToken ct)
+    {
+        if (body.Platform is null || !Platforms.Contains(body.Platform))
+        {
+            return ApiProblem.Validation(new Dictionary<string, string[]> { ["platform"] = [$"platform must be one of {string.Join(", ", Platforms)}."] });
+        }
+
+        var code = Ids.Secret(12); // 96 random bits, base64url: unguessable and safe in a URL
+        var created = await db.InTransactionAsync(async (c, tx) =>
+            await c.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO shares (tracking_code, user_id, product_id, platform, created_at)
+                SELECT @code, @userId, p.id, @Platform, @at FROM products p WHERE p.id = @id
+                """,
+                new { code, userId = user.UserId(), body.Platform, at = time.GetUtcNow().ToUnixTimeMilliseconds(), id }, tx, cancellationToken: ct)) == 1, ct);
+        if (!created)
+        {
+            return ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
+        }
+
+        var url = $"{http.Request.Scheme}://{http.Request.Host}/s/{code}";
+        return TypedResults.Created(url, new ShareLink(code, url));
+    }
+
+    internal static async Task<Results<Ok<Page<ShareStats>>, ValidationProblem>> Mine(
+        [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
+    {
+        var v = new RequestValidator();
+        var page = PageRequest.From(limit, cursor, v);
+        if (!v.IsValid)
+        {
+            return ApiProblem.Validation(v.Errors);
+        }
+
+        await using var c = await db.OpenAsync(ct);
+        var rows = (await c.QueryAsync<ShareRow>(new CommandDefinition(
+            $"""
+            SELECT tracking_code AS TrackingCode, product_id AS ProductId, platform AS Platform, clicks AS Clicks, purchases AS Purchases,
+                   coins_earned AS CoinsEarned, created_at AS CreatedAt
+            FROM shares WHERE user_id = @userId AND {page.Condition("created_at", "tracking_code")}
+            ORDER BY created_at DESC, tracking_code DESC LIMIT @fetch
+            """,
+            new { userId = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
+        return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.TrackingCode,
+            r => new ShareStats(r.TrackingCode, r.ProductId, r.Platform, r.Clicks, r.Purchases, r.CoinsEarned, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))));
+    }
+
+    /// <summary>
+    /// Counts a click once per visitor per 24 h and redirects to the product page on this site. The target
+    /// is built from the stored product id, never from the request, so the route cannot send anyone elsewhere.
+    /// </summary>
+    internal static async Task<Results<RedirectHttpResult, ProblemHttpResult>> Follow(
+        string trackingCode, HttpContext http, Database db, TimeProvider time, CancellationToken ct)
+    {
+        if (trackingCode.Length is < 8 or > 32 || !trackingCode.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
+        {
+            return ApiProblem.NotFound("SHARE_NOT_FOUND", "Share link");
+        }
+
+        var visitors = VisitorIds(http);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var cutoff = now - (long)TimeSpan.FromHours(24).TotalMilliseconds;
+        var productId = await db.InTransactionAsync(async (c, tx) =>
+        {
+            var product = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT product_id FROM shares WHERE tracking_code = @trackingCode", new { trackingCode }, tx, cancellationToken: ct));
+            if (product is null)
+            {
+                return null;
+            }
+
+            // Counted when the visitor is new to this code or was last counted more than 24 h ago, by both the
+            // browser's cookie and its address + user agent: a browser that drops cookies, or a script
+            // replaying the link, is not counted again.
+            var counted = true;
+            foreach (var visitor in visitors)
+            {
+                counted &= await c.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
+                    """
+                    INSERT INTO share_clicks (tracking_code, visitor_id, counted_at) VALUES (@trackingCode, @visitor, @now)
+                    ON CONFLICT (tracking_code, visitor_id) DO UPDATE SET counted_at = excluded.counted_at WHERE share_clicks.counted_at < @cutoff
+                    RETURNING counted_at
+                    """,
+                    new { trackingCode, visitor, now, cutoff }, tx, cancellationToken: ct)) is not null;
+            }
+
+            await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE shares SET clicks = clicks + @add, last_clicked_at = @now WHERE tracking_code = @trackingCode",
+                new { add = counted ? 1 : 0, now, trackingCode }, tx, cancellationToken: ct));
+            return product;
+        }, ct);
+        if (productId is null)
+        {
+            return ApiProblem.NotFound("SHARE_NOT_FOUND", "Share link");
+        }
+
+        return TypedResults.Redirect($"/p/{Uri.EscapeDataString(productId)}?ref={Uri.EscapeDataString(trackingCode)}");
+    }
+
+    /// <summary>The visitor's ids: a per-browser cookie (set on the first visit) and a hash of address and user agent.</summary>
+    private static string[] VisitorIds(HttpContext http)
+    {
+        if (!http.Request.Cookies.TryGetValue(VisitorCookie, out var cookie) || cookie.Length is < 16 or > 64)
+        {
+            cookie = Ids.Secret(16);
+            http.Response.Cookies.Append(VisitorCookie, cookie, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(365), IsEssential = true });
+        }
+
+        var fingerprint = $"{http.Connection.RemoteIpAddress}|{http.Request.Headers.UserAgent}";
+        return ["c:" + cookie, "fp:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(fingerprint)))[..32]];
+    }
+
+    private sealed class ShareRow
+    {
+        public string TrackingCode { get; init; } = "";
+        public string ProductId { get; init; } = "";
+        public string Platform { get; init; } = "";
+        public long Clicks { get; init; }
+        public long Purchases { get; init; }
+        public long CoinsEarned { get; init; }
+        public long CreatedAt { get; init; }
+    }
+}
+
+/// <summary>
+/// Rewards the sharer when an order carries their tracking code, the code was clicked in the referral window
+/// before the order, the order is for the shared product, and the buyer is not the sharer. Runs from the
+/// outbox, and the ledger's (REFERRAL, order id) uniqueness makes it once per order.
+/// </summary>
+internal sealed class ReferralReward(CoinLedger ledger, IOptions<SocialOptions> options) : IEventHandler<PurchaseCompleted>
+{
+    public async Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(e.Ref))
+        {
+            return;
+        }
+
+        var share = await context.Connection.QuerySingleOrDefaultAsync<(string UserId, string ProductId, long? LastClickedAt)?>(new CommandDefinition(
+            "SELECT user_id, product_id, last_clicked_at FROM shares WHERE tracking_code = @Ref", new { e.Ref }, context.Transaction, cancellationToken: ct));
+        if (share is not { } s || s.UserId == e.BuyerId || s.ProductId != e.ProductId || s.LastClickedAt is null)
+        {
+            return;
+        }
+
+        var orderedAt = e.At.ToUnixTimeMilliseconds();
+        if (s.LastClickedAt.Value < orderedAt - (long)options.Value.ReferralWindow.TotalMilliseconds)
+        {
+            return;
+        }
+
+        var coins = options.Value.ReferralCoins;
+        var (status, _) = await ledger.ApplyAsync(context.Connection, context.Transaction, s.UserId, coins, CoinSources.Referral, e.OrderId, ct);
+        if (status == CoinApplyStatus.Applied)
+        {
+            await context.Connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE shares SET purchases = purchases + 1, coins_earned = coins_earned + @coins WHERE tracking_code = @Ref",
+                new { coins, e.Ref }, context.Transaction, cancellationToken: ct));
+        }
+    }
+}
