@@ -14,6 +14,13 @@ var concurrency = int.Parse(Option("concurrency", "32"), System.Globalization.Cu
 var duration = TimeSpan.FromSeconds(double.Parse(Option("seconds", "15"), System.Globalization.CultureInfo.InvariantCulture));
 var backends = backend == "both" ? new[] { "embedded", "scaled" } : [backend];
 
+if (scenario == "ingest")
+{
+    // Live ingest has its own shape: streams instead of requests, Pasar and nginx-rtmp side by side.
+    await IngestScenario.RunAsync(duration, int.Parse(Option("max-streams", "6"), System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 Console.WriteLine($"Pasar.Bench {scenario}: {concurrency} concurrent clients, {duration.TotalSeconds} s per target, {Environment.ProcessorCount} cores, " +
     $"{GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB");
 Console.WriteLine();

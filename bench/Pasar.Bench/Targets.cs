@@ -25,7 +25,7 @@ public sealed class BenchTarget : IAsyncDisposable
     public string Name { get; }
     public ServerProcess Server { get; }
 
-    public static async Task<BenchTarget> StartAsync(string backend)
+    public static async Task<BenchTarget> StartAsync(string backend, IReadOnlyDictionary<string, string?>? extra = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "pasar-bench-" + Guid.NewGuid().ToString("N")[..8]);
         var settings = new Dictionary<string, string?>
@@ -36,6 +36,11 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Demo:Seed"] = "false",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         PostgresServer? postgres = null;
         RedisServer? redis = null;
         string name;
