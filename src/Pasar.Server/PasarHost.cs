@@ -2,6 +2,7 @@ using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Games;
 using Pasar.Server.Live;
+using Pasar.Server.LiveRoom;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
@@ -23,6 +24,7 @@ public static class PasarHost
         builder.AddNotifications();
         builder.AddSocial();
         builder.AddLive();
+        builder.AddLiveRoom();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -34,6 +36,7 @@ public static class PasarHost
         app.MapNotifications();
         app.MapSocial();
         app.MapLive();
+        app.MapLiveRoom();
         return app;
     }
 }

@@ -76,10 +76,11 @@ internal static class LiveSessionsApi
         return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.Id, r => ToSession(r, ingest)));
     }
 
-    internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> Get(string id, LiveSessionStore store, LiveIngest ingest, CancellationToken ct)
+    internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> Get(
+        string id, LiveSessionStore store, LiveIngest ingest, LiveRoom.LiveRoomState room, CancellationToken ct)
     {
         var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
-        return row is null ? NotFound() : TypedResults.Ok(ToSession(row, ingest));
+        return row is null ? NotFound() : TypedResults.Ok(await room.EnrichAsync(ToSession(row, ingest), ct));
     }
 
     internal static async Task<Results<Ok<StreamKeyResponse>, ProblemHttpResult>> RotateKey(
@@ -133,7 +134,7 @@ internal static class LiveSessionsApi
 
     internal static string PlaybackUrl(string id) => $"/hls/{id}/{HlsPackager.MasterFile}";
 
-    private static LiveSession ToSession(LiveSessionRow row, LiveIngest ingest)
+    internal static LiveSession ToSession(LiveSessionRow row, LiveIngest ingest)
     {
         string? replay = null;
         if (row.Status == LiveStatus.Ended && File.Exists(Path.Combine(ingest.SessionDirectory(row.Id), HlsPackager.ReplayFile)))
@@ -143,7 +144,7 @@ internal static class LiveSessionsApi
 
         static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 
-        // Viewers, pins and flash sales belong to later modules; until they exist the true values are zero and empty.
+        // Viewers, pins and the flash sale belong to the live room; LiveRoomState.EnrichAsync fills them in.
         return new LiveSession(row.Id, row.SellerId, row.Title, row.Status, DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt),
             At(row.StartedAt), At(row.EndedAt), PlaybackUrl(row.Id), replay, new LiveViewers(0, 0), [], null);
     }

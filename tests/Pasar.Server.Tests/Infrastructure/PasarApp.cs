@@ -37,6 +37,9 @@ public sealed class PasarApp : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
     public IReadOnlyDictionary<string, string?> Settings { get; }
 
+    /// <summary>Set before disposing to start the same server again on its data (<c>restart: true</c>).</summary>
+    public bool KeepDataOnDispose { get; set; }
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>The settings a test app of <paramref name="backend"/> runs with; a second node can share them.</summary>
@@ -68,9 +71,11 @@ public sealed class PasarApp : IAsyncDisposable
         Backend backend,
         Action<Dictionary<string, string?>>? configure = null,
         Action<IServiceCollection>? services = null,
-        Dictionary<string, string?>? shareSettings = null)
+        Dictionary<string, string?>? shareSettings = null,
+        bool restart = false)
     {
-        var dataDir = Path.Combine(Path.GetTempPath(), "pasar-test-" + Guid.NewGuid().ToString("N")[..10]);
+        // A restart reuses the settings of the app before it (same data folder, database and key prefix).
+        var dataDir = restart ? shareSettings!["Pasar:DataDir"]! : Path.Combine(Path.GetTempPath(), "pasar-test-" + Guid.NewGuid().ToString("N")[..10]);
         var settings = shareSettings is null ? await SettingsForAsync(backend, dataDir) : new Dictionary<string, string?>(shareSettings) { ["Pasar:DataDir"] = dataDir };
         configure?.Invoke(settings);
         var app = PasarHost.Build(["--urls=http://127.0.0.1:0", "--environment=Testing"], builder =>
@@ -140,12 +145,15 @@ public sealed class PasarApp : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
-        try
+        if (!KeepDataOnDispose)
         {
-            Directory.Delete(_dataDir, recursive: true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                Directory.Delete(_dataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 }

@@ -1,0 +1,50 @@
+namespace Pasar.Server.LiveRoom;
+
+public sealed record ChatMessage(string Id, string SessionId, string UserId, string UserName, string Text, DateTimeOffset SentAt);
+
+public sealed record ChatDeleted(string SessionId, string MessageId);
+
+public sealed record ChatSettings(int SlowModeSeconds, IReadOnlyList<string> BlockedWords);
+
+public sealed record ChatSettingsRequest(int? SlowModeSeconds, IReadOnlyList<string>? BlockedWords);
+
+public sealed record MuteRequest(string? UserId, int? DurationSeconds);
+
+public sealed record Mute(string SessionId, string UserId, DateTimeOffset Until);
+
+public sealed record ViewersUpdated(string SessionId, long Current, long Peak);
+
+public sealed record PinnedProduct(string ProductId, string Title, long PriceMinor, string Currency, string? ImageUrl, DateTimeOffset PinnedAt);
+
+public sealed record PinsUpdated(string SessionId, IReadOnlyList<PinnedProduct> Pinned);
+
+public sealed record PinRequest(string? ProductId);
+
+public sealed record SessionStatusChanged(string SessionId, string Status);
+
+public sealed record RoomSnapshot(object Session, IReadOnlyList<PinnedProduct> Pinned, LiveViewersSnapshot Viewers, object? ActiveFlashSale, IReadOnlyList<ChatMessage> RecentChat);
+
+public sealed record LiveViewersSnapshot(long Current, long Peak);
+
+public static class ChatErrors
+{
+    public const string RateLimited = "RATE_LIMITED";
+    public const string Muted = "MUTED";
+    public const string BlockedWord = "BLOCKED_WORD";
+    public const string InvalidMessage = "INVALID_MESSAGE";
+    public const string Unauthorized = "UNAUTHORIZED";
+    public const string SessionNotFound = "SESSION_NOT_FOUND";
+    public const string SessionEnded = "SESSION_ENDED";
+}
+
+internal sealed class ChatOptions
+{
+    /// <summary>Words refused in every room (<c>Pasar:Chat:BlockedWords</c>), beside each room's own.</summary>
+    public List<string> BlockedWords { get; set; } = [];
+
+    /// <summary>How often a room's accepted messages go out as one frame.</summary>
+    public TimeSpan CoalesceTick { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Frames a connection may have waiting before it is dropped as a slow consumer.</summary>
+    public int MaxPendingWrites { get; set; } = 64;
+}

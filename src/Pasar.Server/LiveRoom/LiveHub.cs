@@ -1,0 +1,119 @@
+using Microsoft.AspNetCore.SignalR;
+using Pasar.Server.Live;
+using Pasar.Server.Platform;
+
+namespace Pasar.Server.LiveRoom;
+
+/// <summary>
+/// The live room, <c>/hubs/live</c> (JSON and MessagePack). Anyone may watch; chatting needs a token.
+/// Hub errors carry the code first: <c>RATE_LIMITED: …</c>.
+/// </summary>
+internal sealed class LiveHub(
+    RoomRegistry registry,
+    RoomSessions sessions,
+    ChatService chat,
+    ChatWriter chatWriter,
+    RecentChat recent,
+    ViewerPresence presence,
+    LivePins pins,
+    ViewWriter views,
+    LiveRoomState state,
+    PasarMetrics metrics,
+    TimeProvider time) : Hub
+{
+    public override Task OnConnectedAsync()
+    {
+        metrics.HubConnections.Add(1);
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDisconnectedAsync(Exception? exception)
+    {
+        metrics.HubConnections.Add(-1);
+        if (registry.Find(Context.ConnectionId) is { } member)
+        {
+            foreach (var sessionId in member.Sessions.Keys)
+            {
+                await LeaveCoreAsync(member, sessionId);
+            }
+        }
+    }
+
+    public async Task<RoomSnapshot> JoinSession(string sessionId)
+    {
+        var member = Member();
+        var session = await sessions.FindAsync(sessionId, Context.ConnectionAborted) ?? throw new HubException($"{ChatErrors.SessionNotFound}: No such live session.");
+        registry.Join(member, sessionId);
+        var (current, peak) = await presence.BeatAsync(sessionId, member.ViewerId);
+        if (peak == current)
+        {
+            await presence.RestorePeakAsync(sessionId, Context.ConnectionAborted);
+            (current, peak) = await presence.CountAsync(sessionId);
+        }
+
+        views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Start, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        return new RoomSnapshot(
+            await state.SessionAsync(sessionId, Context.ConnectionAborted) ?? (object)session,
+            await pins.ListAsync(sessionId, Context.ConnectionAborted),
+            new LiveViewersSnapshot(current, peak),
+            await state.ActiveFlashSaleAsync(sessionId, Context.ConnectionAborted),
+            await recent.GetAsync(sessionId, chatWriter, Context.ConnectionAborted));
+    }
+
+    public Task LeaveSession(string sessionId) => LeaveCoreAsync(Member(), sessionId);
+
+    public async Task SendChat(string sessionId, string text)
+    {
+        var user = Context.User;
+        if (user?.Identity?.IsAuthenticated != true)
+        {
+            throw new HubException($"{ChatErrors.Unauthorized}: Sign in to chat.");
+        }
+
+        await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted);
+    }
+
+    public async Task Heartbeat(string sessionId)
+    {
+        var member = Member();
+        if (!member.Sessions.ContainsKey(sessionId))
+        {
+            throw new HubException($"{ChatErrors.SessionNotFound}: Join the session first.");
+        }
+
+        await presence.BeatAsync(sessionId, member.ViewerId);
+        views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Heartbeat, time.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    public Task WatchProduct(string productId)
+    {
+        if (string.IsNullOrEmpty(productId) || productId.Length > 64)
+        {
+            throw new HubException("INVALID_PRODUCT: productId is 1 to 64 characters.");
+        }
+
+        registry.Watch(Member(), productId);
+        return Task.CompletedTask;
+    }
+
+    public Task UnwatchProduct(string productId)
+    {
+        registry.Unwatch(Member(), productId);
+        return Task.CompletedTask;
+    }
+
+    private async Task LeaveCoreAsync(RoomMember member, string sessionId)
+    {
+        registry.Leave(member, sessionId);
+        if (!registry.ViewerStillIn(sessionId, member.ViewerId, member.ConnectionId))
+        {
+            await presence.LeaveAsync(sessionId, member.ViewerId);
+        }
+
+        views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.End, time.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    private string ViewId(string sessionId) => $"{Context.ConnectionId}:{sessionId}";
+
+    private RoomMember Member() => registry.Find(Context.ConnectionId) ?? throw new HubException("NOT_CONNECTED: Reconnect and try again.");
+}

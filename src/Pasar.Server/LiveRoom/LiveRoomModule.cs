@@ -1,0 +1,119 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+using Pasar.Server.Live;
+using Pasar.Server.Orders;
+using Pasar.Server.Platform;
+using Pasar.Server.Platform.Events;
+
+namespace Pasar.Server.LiveRoom;
+
+/// <summary>The live room: the SignalR hub, chat and moderation, pins, presence and live analytics.</summary>
+public static class LiveRoomModule
+{
+    public static IHostApplicationBuilder AddLiveRoom(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ChatOptions>().BindConfiguration("Pasar:Chat")
+            .Validate(o => o.MaxPendingWrites is >= 4 and <= 10_000, "Pasar:Chat:MaxPendingWrites must be between 4 and 10000.")
+            .Validate(o => o.CoalesceTick >= TimeSpan.FromMilliseconds(10) && o.CoalesceTick <= TimeSpan.FromSeconds(5), "Pasar:Chat:CoalesceTick must be between 10 ms and 5 s.")
+            .ValidateOnStart();
+        var signalr = builder.Services.AddSignalR(o =>
+        {
+            o.EnableDetailedErrors = false;
+            o.MaximumReceiveMessageSize = 16 * 1024;
+        }).AddMessagePackProtocol();
+        var redis = builder.Configuration["Pasar:Redis:ConnectionString"];
+        if (!string.IsNullOrWhiteSpace(redis))
+        {
+            // Several nodes: SignalR's own messages (to a user, to all) cross nodes through the Redis backplane.
+            var prefix = builder.Configuration["Pasar:Redis:KeyPrefix"] ?? "pasar:";
+            signalr.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal(prefix + "signalr"));
+        }
+
+        builder.Services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var registry = ActivatorUtilities.CreateInstance<RoomRegistry>(sp);
+            registry.MaxPendingWrites = sp.GetRequiredService<IOptions<ChatOptions>>().Value.MaxPendingWrites;
+            return registry;
+        });
+        // Wraps whichever lifetime manager SignalR would use, to reach each connection for room fan-out.
+        var inner = builder.Services.LastOrDefault(d => d.ServiceType == typeof(HubLifetimeManager<>))?.ImplementationType ?? typeof(DefaultHubLifetimeManager<>);
+        builder.Services.AddSingleton<HubLifetimeManager<LiveHub>>(sp => new RoomLifetimeManager<LiveHub>(
+            (HubLifetimeManager<LiveHub>)ActivatorUtilities.CreateInstance(sp, inner.MakeGenericType(typeof(LiveHub))),
+            sp.GetRequiredService<RoomRegistry>()));
+
+        builder.Services.AddSingleton<RoomBroadcaster>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RoomBroadcaster>());
+        builder.Services.AddSingleton<RoomSessions>();
+        builder.Services.AddSingleton<ChatSettingsCache>();
+        builder.Services.AddSingleton<RecentChat>();
+        builder.Services.AddSingleton<ChatWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatWriter>());
+        builder.Services.AddSingleton<ViewWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewWriter>());
+        builder.Services.AddSingleton<ChatCoalescer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatCoalescer>());
+        builder.Services.AddSingleton<ChatService>();
+        builder.Services.AddSingleton<ViewerPresence>();
+        builder.Services.AddSingleton<ViewerCountPusher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewerCountPusher>());
+        builder.Services.AddSingleton<LivePins>();
+        builder.Services.AddSingleton<LiveRoomState>();
+        builder.Services.AddEventHandler<PurchaseCompleted, LivePurchaseAttribution>();
+        builder.Services.AddEventHandler<LiveStarted, SessionWentLive>();
+        builder.Services.AddEventHandler<LiveEnded, SessionEnded>();
+        return builder;
+    }
+
+    public static WebApplication MapLiveRoom(this WebApplication app)
+    {
+        var broadcaster = app.Services.GetRequiredService<RoomBroadcaster>();
+        broadcaster.Register<ChatMessage[]>("chat");
+        broadcaster.Register<ChatDeleted>("chatDeleted");
+        broadcaster.Register<PinsUpdated>("pinsUpdated");
+        broadcaster.Register<ViewersUpdated>("viewersUpdated");
+        broadcaster.Register<SessionStatusChanged>("sessionStatus");
+        broadcaster.Register<ChatSettings>("chatSettings");
+        broadcaster.OnEvent(app.Services.GetRequiredService<RecentChat>().Observe);
+        broadcaster.OnEvent(app.Services.GetRequiredService<RoomSessions>().Observe);
+        var settings = app.Services.GetRequiredService<ChatSettingsCache>();
+        broadcaster.OnEvent((target, id, method, _) =>
+        {
+            if (target == RoomTarget.Session && method == "chatSettings")
+            {
+                settings.Invalidate(id);
+            }
+        });
+
+        app.MapHub<LiveHub>("/hubs/live", o =>
+        {
+            // A connection that stops reading fills these and then its pending writes: it is dropped, not waited for.
+            o.TransportMaxBufferSize = 64 * 1024;
+            o.ApplicationMaxBufferSize = 64 * 1024;
+        }).AllowAnonymous();
+        app.MapPins();
+        app.MapChatApi();
+        app.MapStats();
+        return app;
+    }
+}
+
+/// <summary>SignalR's user id is the token's <c>sub</c>, the same id the API uses.</summary>
+internal sealed class SubjectUserIdProvider : IUserIdProvider
+{
+    public string? GetUserId(HubConnectionContext connection) => connection.User?.FindFirst("sub")?.Value;
+}
+
+/// <summary>Tells the room the session is on air.</summary>
+internal sealed class SessionWentLive(RoomBroadcaster broadcaster) : IEventHandler<LiveStarted>
+{
+    public Task HandleAsync(LiveStarted e, EventContext context, CancellationToken ct) =>
+        broadcaster.PublishAsync(RoomTarget.Session, e.SessionId, "sessionStatus", new SessionStatusChanged(e.SessionId, LiveStatus.Live));
+}
+
+/// <summary>Tells the room the session has ended.</summary>
+internal sealed class SessionEnded(RoomBroadcaster broadcaster) : IEventHandler<LiveEnded>
+{
+    public Task HandleAsync(LiveEnded e, EventContext context, CancellationToken ct) =>
+        broadcaster.PublishAsync(RoomTarget.Session, e.SessionId, "sessionStatus", new SessionStatusChanged(e.SessionId, LiveStatus.Ended));
+}

@@ -1,0 +1,32 @@
+using Pasar.Server.Live;
+
+namespace Pasar.Server.LiveRoom;
+
+/// <summary>What a room's state adds to a live session: viewers, pinned products, the active flash sale.</summary>
+internal interface IActiveFlashSaleLookup
+{
+    Task<object?> ActiveForSessionAsync(string sessionId, CancellationToken ct);
+}
+
+internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence, IServiceProvider services)
+{
+    public async Task<LiveSession> EnrichAsync(LiveSession session, CancellationToken ct)
+    {
+        var (current, peak) = await presence.CountAsync(session.Id);
+        return session with
+        {
+            Viewers = new LiveViewers(current, peak),
+            Pinned = (await pins.ListAsync(session.Id, ct)).Cast<object>().ToList(),
+            ActiveFlashSale = await ActiveFlashSaleAsync(session.Id, ct),
+        };
+    }
+
+    public async Task<LiveSession?> SessionAsync(string sessionId, CancellationToken ct)
+    {
+        var row = await store.FindAsync(sessionId, ct);
+        return row is null ? null : await EnrichAsync(LiveSessionsApi.ToSession(row, ingest), ct);
+    }
+
+    public Task<object?> ActiveFlashSaleAsync(string sessionId, CancellationToken ct) =>
+        services.GetService<IActiveFlashSaleLookup>()?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+}

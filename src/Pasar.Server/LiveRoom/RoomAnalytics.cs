@@ -1,0 +1,123 @@
+using System.Data.Common;
+using System.Security.Claims;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Pasar.Server.Live;
+using Pasar.Server.Orders;
+using Pasar.Server.Platform.Auth;
+using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Http;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.LiveRoom;
+
+/// <summary>A viewing: start, heartbeat or end of one viewer's visit to a room.</summary>
+public sealed record ViewEvent(string ViewId, string SessionId, string ViewerId, string? UserId, ViewEventKind Kind, long At);
+
+public enum ViewEventKind
+{
+    Start,
+    Heartbeat,
+    End,
+}
+
+/// <summary>Viewing events, written in batches (10,000 viewers heartbeat every 15 s).</summary>
+internal sealed class ViewWriter(Database database, ILogger<ViewWriter> logger) : BatchedWriter<ViewEvent>(database, logger)
+{
+    protected override async Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<ViewEvent> batch, CancellationToken ct)
+    {
+        foreach (var group in batch.GroupBy(e => e.Kind))
+        {
+            var sql = group.Key switch
+            {
+                ViewEventKind.Start => """
+                    INSERT INTO live_views (id, session_id, viewer_id, user_id, started_at, last_seen_at) VALUES (@ViewId, @SessionId, @ViewerId, @UserId, @At, @At)
+                    ON CONFLICT DO NOTHING
+                    """,
+                ViewEventKind.Heartbeat => "UPDATE live_views SET last_seen_at = @At WHERE id = @ViewId AND last_seen_at < @At",
+                _ => "UPDATE live_views SET last_seen_at = @At, ended_at = @At WHERE id = @ViewId AND ended_at IS NULL",
+            };
+            // Only the latest heartbeat of a view in this batch matters.
+            var rows = group.Key == ViewEventKind.Heartbeat ? group.GroupBy(e => e.ViewId).Select(g => g.MaxBy(e => e.At)!) : group;
+            await c.ExecuteAsync(new CommandDefinition(sql, rows, tx, cancellationToken: ct));
+        }
+    }
+}
+
+public sealed record ViewerSample(DateTimeOffset At, long Viewers);
+
+public sealed record LiveStats(
+    long UniqueViewers, long TotalViews, long PeakViewers, long CurrentViewers, double AvgWatchSeconds,
+    long ChatMessages, long Purchases, long GmvMinor, double ConversionRate, IReadOnlyList<ViewerSample> Timeline);
+
+internal static class RoomAnalytics
+{
+    public static void MapStats(this IEndpointRouteBuilder app) =>
+        app.MapGet("/api/live/sessions/{id}/stats", Stats).WithTags("Live room").RequireAuthorization(Policies.User)
+            .WithSummary("Live analytics of a session (its owner or an admin)");
+
+    internal static async Task<Results<Ok<LiveStats>, ProblemHttpResult>> Stats(
+        string id, ClaimsPrincipal user, RoomSessions sessions, ViewerPresence presence, ViewWriter views, ChatWriter chat, Database db, CancellationToken ct)
+    {
+        var session = await sessions.FindAsync(id, ct);
+        if (session is null)
+        {
+            return ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
+        }
+
+        if (session.SellerId != user.UserId() && !user.IsAdmin())
+        {
+            return ApiProblem.Forbidden("Only the session's seller or an admin can see its analytics.");
+        }
+
+        await views.FlushAsync();
+        await chat.FlushAsync();
+        var (current, peak) = await presence.CountAsync(id);
+        await using var c = await db.OpenAsync(ct);
+        var viewing = await c.QuerySingleAsync<(long Unique, long Total, double? AvgMs)>(new CommandDefinition(
+            """
+            SELECT COUNT(DISTINCT viewer_id), COUNT(*), AVG(CAST(COALESCE(ended_at, last_seen_at) - started_at AS DOUBLE PRECISION))
+            FROM live_views WHERE session_id = @id
+            """, new { id }, cancellationToken: ct));
+        var chatCount = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE session_id = @id", new { id }, cancellationToken: ct));
+        var sales = await c.QuerySingleAsync<(long Purchases, long? Gmv, long Buyers)>(new CommandDefinition(
+            "SELECT COUNT(*), SUM(amount_minor), COUNT(DISTINCT buyer_id) FROM live_purchases WHERE session_id = @id", new { id }, cancellationToken: ct));
+        var storedPeak = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT peak_viewers FROM live_room_stats WHERE session_id = @id", new { id }, cancellationToken: ct)) ?? 0;
+        var timeline = (await c.QueryAsync<(long At, long Viewers)>(new CommandDefinition(
+            "SELECT at, viewers FROM live_viewer_samples WHERE session_id = @id ORDER BY at", new { id }, cancellationToken: ct)))
+            .Select(s => new ViewerSample(DateTimeOffset.FromUnixTimeMilliseconds(s.At), s.Viewers)).ToList();
+        return TypedResults.Ok(new LiveStats(
+            viewing.Unique, viewing.Total, Math.Max(peak, storedPeak), current, Math.Round((viewing.AvgMs ?? 0) / 1000.0, 1),
+            chatCount, sales.Purchases, sales.Gmv ?? 0, viewing.Unique == 0 ? 0 : Math.Round((double)sales.Buyers / viewing.Unique, 4), timeline));
+    }
+}
+
+/// <summary>
+/// Attributes a purchase to a live session: an order for the seller's product, placed while the seller was
+/// live, by a buyer who was watching that session.
+/// </summary>
+internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewWriter views) : IEventHandler<PurchaseCompleted>
+{
+    public async Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
+    {
+        var live = await sessions.ListAsync(LiveStatus.Live, e.SellerId, new PageRequest(5, null, null), ct);
+        if (live.Count > 0)
+        {
+            await views.FlushAsync(); // a viewer who joined a moment ago is in the views table before we look
+        }
+
+        foreach (var session in live)
+        {
+            var watched = await context.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COUNT(*) FROM live_views WHERE session_id = @Id AND user_id = @BuyerId", new { session.Id, e.BuyerId }, context.Transaction, cancellationToken: ct));
+            if (watched > 0)
+            {
+                await context.Connection.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO live_purchases (order_id, session_id, buyer_id, amount_minor, at) VALUES (@OrderId, @Id, @BuyerId, @TotalMinor, @at) ON CONFLICT DO NOTHING",
+                    new { e.OrderId, session.Id, e.BuyerId, e.TotalMinor, at = e.At.ToUnixTimeMilliseconds() }, context.Transaction, cancellationToken: ct));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using System.Collections.Concurrent;
+using Pasar.Server.Live;
+
+namespace Pasar.Server.LiveRoom;
+
+public sealed record RoomSession(string Id, string SellerId, string Status);
+
+/// <summary>
+/// The live sessions the rooms need on every chat message (owner, status), cached for a few seconds and
+/// refreshed as soon as a status change passes through the room.
+/// </summary>
+internal sealed class RoomSessions(LiveSessionStore store, TimeProvider time)
+{
+    private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(5);
+    private readonly ConcurrentDictionary<string, (RoomSession? Session, long At)> _cache = new(StringComparer.Ordinal);
+
+    public async Task<RoomSession?> FindAsync(string sessionId, CancellationToken ct)
+    {
+        var now = time.GetTimestamp();
+        if (_cache.TryGetValue(sessionId, out var hit) && time.GetElapsedTime(hit.At) < Fresh)
+        {
+            return hit.Session;
+        }
+
+        var row = await store.FindAsync(sessionId, ct);
+        var session = row is null ? null : new RoomSession(row.Id, row.SellerId, row.Status);
+        _cache[sessionId] = (session, now);
+        return session;
+    }
+
+    public void Observe(RoomTarget target, string id, string method, object payload)
+    {
+        if (target == RoomTarget.Session && method == "sessionStatus")
+        {
+            _cache.TryRemove(id, out _);
+        }
+    }
+}
