@@ -76,6 +76,10 @@ public sealed class LiveIngestTests
 
         // Now it stays away longer than the 4 s grace.
         await PasarApp.EventuallyAsync(async () => await app.Client.StatusAsync(id) == "ended", TimeSpan.FromSeconds(15), "the session to end after the grace");
+
+        // The status ends first (so the key is refused at once); replayUrl appears when the last segments are in.
+        await PasarApp.EventuallyAsync(async () => (await app.Client.SessionAsync(id)).GetProperty("replayUrl").ValueKind == System.Text.Json.JsonValueKind.String,
+            TimeSpan.FromSeconds(15), "the replay");
         var session = await app.Client.SessionAsync(id);
         var replay = await app.Client.GetStringAsync($"/hls/{id}/source/replay.m3u8", Ct);
         Assert.EndsWith("#EXT-X-ENDLIST\n", replay, StringComparison.Ordinal);
