@@ -52,6 +52,11 @@ internal sealed class LiveHub(
         }
 
         views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Start, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        if (member.UserId is { } userId)
+        {
+            await presence.JoinedAsync(sessionId, userId);
+        }
+
         return new RoomSnapshot(
             await state.SessionAsync(sessionId, Context.ConnectionAborted) ?? (object)session,
             await pins.ListAsync(sessionId, Context.ConnectionAborted),

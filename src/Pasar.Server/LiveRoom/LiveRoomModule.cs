@@ -59,6 +59,7 @@ public static class LiveRoomModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewerCountPusher>());
         builder.Services.AddSingleton<LivePins>();
         builder.Services.AddSingleton<LiveRoomState>();
+        builder.Services.AddSingleton<Notifications.INotificationPush, HubNotificationPush>();
         builder.Services.AddEventHandler<PurchaseCompleted, LivePurchaseAttribution>();
         builder.Services.AddEventHandler<LiveStarted, SessionWentLive>();
         builder.Services.AddEventHandler<LiveEnded, SessionEnded>();

@@ -97,21 +97,19 @@ internal static class RoomAnalytics
 /// Attributes a purchase to a live session: an order for the seller's product, placed while the seller was
 /// live, by a buyer who was watching that session.
 /// </summary>
-internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewWriter views) : IEventHandler<PurchaseCompleted>
+internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewerPresence presence) : IEventHandler<PurchaseCompleted>
 {
     public async Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
     {
         var live = await sessions.ListAsync(LiveStatus.Live, e.SellerId, new PageRequest(5, null, null), ct);
-        if (live.Count > 0)
-        {
-            await views.FlushAsync(); // a viewer who joined a moment ago is in the views table before we look
-        }
 
         foreach (var session in live)
         {
-            var watched = await context.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM live_views WHERE session_id = @Id AND user_id = @BuyerId", new { session.Id, e.BuyerId }, context.Transaction, cancellationToken: ct));
-            if (watched > 0)
+            // Views are written in batches, so a viewer who joined a moment ago may be only in the hot store yet.
+            var watched = await presence.HasJoinedAsync(session.Id, e.BuyerId)
+                || await context.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT COUNT(*) FROM live_views WHERE session_id = @Id AND user_id = @BuyerId", new { session.Id, e.BuyerId }, context.Transaction, cancellationToken: ct)) > 0;
+            if (watched)
             {
                 await context.Connection.ExecuteAsync(new CommandDefinition(
                     "INSERT INTO live_purchases (order_id, session_id, buyer_id, amount_minor, at) VALUES (@OrderId, @Id, @BuyerId, @TotalMinor, @at) ON CONFLICT DO NOTHING",

@@ -44,6 +44,16 @@ internal sealed class ViewerPresence(HotStore store, Database database, TimeProv
 
     public Task<(long Current, long Peak)> CountAsync(string sessionId) => BeatAsync(sessionId, null);
 
+    /// <summary>Remembers that a signed-in user joined the session (for attributing their purchases).</summary>
+    public async Task JoinedAsync(string sessionId, string userId)
+    {
+        var key = $"live:joined:{sessionId}";
+        await store.Database.SetAddAsync(key, userId);
+        await store.Database.KeyExpireAsync(key, TimeSpan.FromDays(2));
+    }
+
+    public Task<bool> HasJoinedAsync(string sessionId, string userId) => store.Database.SetContainsAsync($"live:joined:{sessionId}", userId);
+
     public Task LeaveAsync(string sessionId, string viewerId) => store.Database.SortedSetRemoveAsync(Keys(sessionId)[0], viewerId);
 
     /// <summary>Puts the peak recorded in SQL back when the hot store has a lower one (it was lost).</summary>

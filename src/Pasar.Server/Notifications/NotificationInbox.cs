@@ -18,8 +18,20 @@ public sealed record Notification(string Id, string Type, string Title, string B
 /// The one notification store: every module that tells a user something writes here, inside its own
 /// transaction (usually an outbox handler's, so each notification is written exactly once).
 /// </summary>
-public sealed class NotificationInbox(TimeProvider time)
+public sealed class NotificationInbox(TimeProvider time, IServiceProvider services)
 {
+    /// <summary>Adds a notification in a handler's transaction and pushes it live once that commits.</summary>
+    public async Task<Notification> AddAsync(Platform.Events.EventContext context, string userId, string type, string title, string body, object data, CancellationToken ct)
+    {
+        var notification = await AddAsync(context.Connection, context.Transaction, userId, type, title, body, data, ct);
+        if (services.GetService<INotificationPush>() is { } push)
+        {
+            context.AfterCommit(() => push.PushAsync([userId], notification));
+        }
+
+        return notification;
+    }
+
     public async Task<Notification> AddAsync(DbConnection c, DbTransaction tx, string userId, string type, string title, string body, object data, CancellationToken ct)
     {
         var id = Ids.New();
@@ -46,4 +58,10 @@ public sealed class NotificationInbox(TimeProvider time)
         public Notification ToNotification() => new(Id, Type, Title, Body, JsonDocument.Parse(Data).RootElement.Clone(),
             DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), ReadAt is null ? null : DateTimeOffset.FromUnixTimeMilliseconds(ReadAt.Value));
     }
+}
+
+/// <summary>Delivers a stored notification to the users' open pages (the live-room hub implements it).</summary>
+public interface INotificationPush
+{
+    Task PushAsync(IReadOnlyList<string> userIds, Notification notification);
 }

@@ -23,7 +23,7 @@ public static class NotificationsModule
 internal sealed class CoinsEarnedNotification(NotificationInbox inbox) : IEventHandler<CoinsAwarded>
 {
     public Task HandleAsync(CoinsAwarded e, EventContext context, CancellationToken ct) =>
-        inbox.AddAsync(context.Connection, context.Transaction, e.UserId, NotificationTypes.CoinsEarned,
+        inbox.AddAsync(context, e.UserId, NotificationTypes.CoinsEarned,
             $"+{e.Amount} coins",
             e.Source switch
             {

@@ -112,3 +112,11 @@ internal sealed class SellerWentOffline : IEventHandler<Live.LiveEnded>
             "UPDATE seller_stats SET live_session_id = NULL WHERE seller_id = @SellerId AND live_session_id = @SessionId",
             new { e.SellerId, e.SessionId }, context.Transaction, cancellationToken: ct));
 }
+
+/// <summary>A followed seller started a flash sale in their live room.</summary>
+internal sealed class FlashSaleActivity : IEventHandler<FlashSales.FlashSaleStarted>
+{
+    public Task HandleAsync(FlashSales.FlashSaleStarted e, EventContext context, CancellationToken ct) =>
+        Feed.RecordAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, ActivityTypes.FlashSaleStarted, e.At,
+            productId: e.ProductId, sessionId: e.SessionId, flashSaleId: e.FlashSaleId, ct: ct);
+}

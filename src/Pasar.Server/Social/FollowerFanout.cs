@@ -13,7 +13,7 @@ namespace Pasar.Server.Social;
 /// batch inserts its notifications and moves the job's cursor in one commit; notification ids are derived
 /// from the job and the follower, so a batch repeated after a crash adds nothing twice.
 /// </summary>
-public sealed class FollowerFanout(Database database, IOptions<SocialOptions> options, TimeProvider time, ILogger<FollowerFanout> logger) : BackgroundService
+public sealed class FollowerFanout(Database database, IOptions<SocialOptions> options, TimeProvider time, ILogger<FollowerFanout> logger, IServiceProvider services) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
@@ -91,6 +91,7 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
         {
             var batch = options.Value.FanoutBatchSize;
             var batchStarted = time.GetTimestamp();
+            List<string> notified = [];
             var (count, last) = await database.InTransactionAsync(async (c, tx) =>
             {
                 var followers = (await c.QueryAsync<string>(new CommandDefinition(
@@ -110,6 +111,7 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
                         tx, cancellationToken: ct));
                 }
 
+                notified = followers;
                 var lastFollower = followers.Count > 0 ? followers[^1] : after;
                 await c.ExecuteAsync(new CommandDefinition(
                     followers.Count < batch
@@ -120,6 +122,7 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
                 return (followers.Count, lastFollower);
             }, ct);
             after = last;
+            await PushAsync(job, notified);
             if (count < batch)
             {
                 logger.LogInformation("Fan-out {Job} ({Type}) to the followers of {Seller} is done", job.Id, job.Type, job.SellerId);
@@ -129,6 +132,29 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
             // Rest as long as the batch took: the fan-out uses at most about half of what the database and
             // the cores can do, and the requests of everyone else keep their latency.
             await Task.Delay(time.GetElapsedTime(batchStarted), time, ct);
+        }
+    }
+
+    /// <summary>Pushes the batch's notifications to the followers who have Pasar open (after the batch committed).</summary>
+    private async Task PushAsync(Job job, List<string> followers)
+    {
+        if (followers.Count == 0 || services.GetService<Notifications.INotificationPush>() is not { } push)
+        {
+            return;
+        }
+
+        var data = System.Text.Json.JsonDocument.Parse(job.Data).RootElement.Clone();
+        foreach (var follower in followers)
+        {
+            try
+            {
+                await push.PushAsync([follower], new Notifications.Notification($"{job.Id}:{follower}", job.Type, job.Title, job.Body, data, time.GetUtcNow(), null));
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Live push of fan-out {Job} failed; the notifications are stored", job.Id);
+                return;
+            }
         }
     }
 

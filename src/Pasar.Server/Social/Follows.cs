@@ -128,6 +128,6 @@ internal static class Follows
 internal sealed class NewFollowerNotification(NotificationInbox inbox) : IEventHandler<SellerFollowed>
 {
     public Task HandleAsync(SellerFollowed e, EventContext context, CancellationToken ct) =>
-        inbox.AddAsync(context.Connection, context.Transaction, e.SellerId, NotificationTypes.NewFollower,
+        inbox.AddAsync(context, e.SellerId, NotificationTypes.NewFollower,
             "New follower", $"{e.FollowerName} started following you.", new { followerId = e.FollowerId, followerName = e.FollowerName }, ct);
 }

@@ -18,7 +18,15 @@ public interface IEventHandler<in TEvent> where TEvent : IIntegrationEvent
 }
 
 /// <summary>What a handler gets beside the event: its transaction and the event's identity.</summary>
-public sealed record EventContext(string EventId, DateTimeOffset OccurredAt, DbConnection Connection, DbTransaction Transaction);
+public sealed record EventContext(string EventId, DateTimeOffset OccurredAt, DbConnection Connection, DbTransaction Transaction)
+{
+    private readonly List<Func<Task>> _afterCommit = [];
+
+    /// <summary>Work to run once the handler's transaction has committed (a live push of what it wrote).</summary>
+    public void AfterCommit(Func<Task> action) => _afterCommit.Add(action);
+
+    internal IReadOnlyList<Func<Task>> AfterCommitActions => _afterCommit;
+}
 
 /// <summary>Writes events into the outbox table inside the caller's transaction.</summary>
 public sealed class Outbox(TimeProvider time, OutboxSignal signal)

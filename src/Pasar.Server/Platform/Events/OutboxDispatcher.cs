@@ -109,6 +109,7 @@ internal sealed class OutboxDispatcher(
         {
             foreach (var handler in registry.HandlersFor(row.Type))
             {
+                EventContext? delivered = null;
                 await database.InTransactionAsync(async (c, tx) =>
                 {
                     var first = await c.ExecuteAsync(new CommandDefinition(
@@ -121,7 +122,20 @@ internal sealed class OutboxDispatcher(
 
                     var context = new EventContext(row.EventId, DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt), c, tx);
                     await handler.InvokeAsync(row.Payload, context, ct);
+                    delivered = context;
                 }, ct);
+                foreach (var action in delivered?.AfterCommitActions ?? [])
+                {
+                    try
+                    {
+                        await action();
+                    }
+                    catch (Exception ex)
+                    {
+                        // The effect is committed; only its live push failed. The user sees it on the next read.
+                        logger.LogWarning(ex, "After-commit action of {Handler} for {EventId} failed", handler.Name, row.EventId);
+                    }
+                }
             }
 
             await database.InTransactionAsync(async (c, tx) =>
