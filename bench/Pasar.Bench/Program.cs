@@ -31,6 +31,13 @@ if (scenario == "flash")
     return;
 }
 
+if (scenario == "ingest")
+{
+    // Live ingest has its own shape: streams instead of requests, Pasar and nginx-rtmp side by side.
+    await IngestScenario.RunAsync(duration, int.Parse(Option("max-streams", "6"), System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 Console.WriteLine($"Pasar.Bench {scenario}: {concurrency} concurrent clients, {duration.TotalSeconds} s per target, {Environment.ProcessorCount} cores, " +
     $"{GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB");
 Console.WriteLine();

@@ -37,6 +37,11 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Rtmp:Port"] = "0",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         PostgresServer? postgres = null;
         RedisServer? redis = null;
         string name;
@@ -52,11 +57,6 @@ public sealed class BenchTarget : IAsyncDisposable
         else
         {
             name = "SQLite + embedded Garnet";
-        }
-
-        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
-        {
-            settings[key] = value;
         }
 
         name = label is null ? name : $"{name}, {label}";
