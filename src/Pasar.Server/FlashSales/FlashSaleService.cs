@@ -90,9 +90,18 @@ internal sealed class FlashSaleService(
 
             var row = new FlashSaleRow
             {
-                Id = Ids.New(), SessionId = session.Id, SellerId = session.SellerId, ProductId = product.Id, SalePriceMinor = body.SalePriceMinor!.Value,
-                Currency = product.Currency, Quantity = body.Quantity.Value, Sold = 0, PerUserLimit = body.PerUserLimit ?? 1,
-                StartsAt = now.ToUnixTimeMilliseconds(), EndsAt = now.AddSeconds(body.DurationSeconds ?? 300).ToUnixTimeMilliseconds(), Status = FlashSaleStatus.Active,
+                Id = Ids.New(),
+                SessionId = session.Id,
+                SellerId = session.SellerId,
+                ProductId = product.Id,
+                SalePriceMinor = body.SalePriceMinor!.Value,
+                Currency = product.Currency,
+                Quantity = body.Quantity.Value,
+                Sold = 0,
+                PerUserLimit = body.PerUserLimit ?? 1,
+                StartsAt = now.ToUnixTimeMilliseconds(),
+                EndsAt = now.AddSeconds(body.DurationSeconds ?? 300).ToUnixTimeMilliseconds(),
+                Status = FlashSaleStatus.Active,
             };
             await c.ExecuteAsync(new CommandDefinition(
                 """
