@@ -18,8 +18,14 @@ public sealed class JwtMinter(string signingKey, string issuer = "pasar", string
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var payload = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
         {
-            ["sub"] = userId, ["role"] = role, ["name"] = userId, ["iss"] = issuer, ["aud"] = audience,
-            ["iat"] = now, ["nbf"] = now - 60, ["exp"] = now + 3600,
+            ["sub"] = userId,
+            ["role"] = role,
+            ["name"] = userId,
+            ["iss"] = issuer,
+            ["aud"] = audience,
+            ["iat"] = now,
+            ["nbf"] = now - 60,
+            ["exp"] = now + 3600,
         });
         var unsigned = Header + "." + Base64Url.EncodeToString(payload);
         var signature = HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), Encoding.UTF8.GetBytes(unsigned));

@@ -7,12 +7,14 @@ public sealed record LoadResult(string Scenario, string Target, long Ok, long Re
 {
     public double PerSecond => Ok / Seconds;
 
+    public double AttemptsPerSecond => (Ok + Refused + Failed) / Seconds;
+
     public static string Header =>
-        "| scenario | target | ok/s | ok | refused | failed | p50 ms | p99 ms | CPU s (Pasar + its stores) | CPU % of all cores | Pasar peak RSS MB |\n" +
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+        "| scenario | target | ok/s | attempts/s | ok | refused | failed | p50 ms | p99 ms | CPU s (Pasar + its stores) | CPU % of all cores | Pasar peak RSS MB |\n" +
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     public string Row =>
-        $"| {Scenario} | {Target} | {PerSecond:F0} | {Ok} | {Refused} | {Failed} | {P50Ms:F1} | {P99Ms:F1} | {ServerCpuSeconds:F1} | {100 * ServerCpuSeconds / (Seconds * Environment.ProcessorCount):F0} | {ServerPeakMb:F0} |";
+        $"| {Scenario} | {Target} | {PerSecond:F0} | {AttemptsPerSecond:F0} | {Ok} | {Refused} | {Failed} | {P50Ms:F1} | {P99Ms:F1} | {ServerCpuSeconds:F1} | {100 * ServerCpuSeconds / (Seconds * Environment.ProcessorCount):F0} | {ServerPeakMb:F0} |";
 }
 
 /// <summary>

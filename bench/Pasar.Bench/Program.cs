@@ -20,6 +20,30 @@ var backend = Option("backend", "both");
 var concurrency = int.Parse(Option("concurrency", "32"), System.Globalization.CultureInfo.InvariantCulture);
 var duration = TimeSpan.FromSeconds(double.Parse(Option("seconds", "15"), System.Globalization.CultureInfo.InvariantCulture));
 var backends = backend == "both" ? new[] { "embedded", "scaled" } : [backend];
+if (scenario == "flash")
+{
+    Console.WriteLine($"Pasar.Bench flash: {concurrency} concurrent clients, {duration.TotalSeconds} s per target");
+    Console.WriteLine();
+    Console.WriteLine(LoadResult.Header);
+    foreach (var b in backends)
+    {
+        foreach (var gate in new[] { "Redis", "SqlOnly" })
+        {
+            await using var flashTarget = await BenchTarget.StartAsync(b, new Dictionary<string, string?> { ["Pasar:FlashSales:Gate"] = gate },
+                gate == "Redis" ? "Lua gate" : "SQL only (floor)");
+            Console.WriteLine((await FlashScenario.RunAsync(flashTarget, concurrency, duration)).Row);
+        }
+    }
+
+    return;
+}
+
+if (scenario == "ingest")
+{
+    // Live ingest has its own shape: streams instead of requests, Pasar and nginx-rtmp side by side.
+    await IngestScenario.RunAsync(duration, int.Parse(Option("max-streams", "6"), System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
 
 Console.WriteLine($"Pasar.Bench {scenario}: {concurrency} concurrent clients, {duration.TotalSeconds} s per target, {Environment.ProcessorCount} cores, " +
     $"{GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB");

@@ -25,7 +25,7 @@ public sealed class BenchTarget : IAsyncDisposable
     public string Name { get; }
     public ServerProcess Server { get; }
 
-    public static async Task<BenchTarget> StartAsync(string backend)
+    public static async Task<BenchTarget> StartAsync(string backend, IReadOnlyDictionary<string, string?>? extra = null, string? label = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "pasar-bench-" + Guid.NewGuid().ToString("N")[..8]);
         var settings = new Dictionary<string, string?>
@@ -34,10 +34,16 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Auth:DevTokens"] = "true",
             ["Pasar:Auth:SigningKey"] = SigningKey,
             ["Pasar:Demo:Seed"] = "false",
+            ["Pasar:Rtmp:Port"] = "0",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             // Not the default 1935: another server (a developer's, a test's) may hold it on a shared machine.
             ["Pasar:Rtmp:Port"] = LocalServers.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         PostgresServer? postgres = null;
         RedisServer? redis = null;
         string name;
@@ -55,6 +61,7 @@ public sealed class BenchTarget : IAsyncDisposable
             name = "SQLite + embedded Garnet";
         }
 
+        name = label is null ? name : $"{name}, {label}";
         var server = await ServerProcess.StartAsync(settings, LocalServers.FreePort());
         return new BenchTarget(name, server, dataDir, postgres, redis, settings.GetValueOrDefault("Pasar:Database:ConnectionString"));
     }

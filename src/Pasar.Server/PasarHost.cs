@@ -1,12 +1,15 @@
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
+using Pasar.Server.FlashSales;
 using Pasar.Server.Games;
 using Pasar.Server.Live;
 using Pasar.Server.LiveRoom;
 using Pasar.Server.Notifications;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
+using Pasar.Server.Proof;
 using Pasar.Server.Social;
+using Pasar.Server.Web;
 
 namespace Pasar.Server;
 
@@ -25,6 +28,9 @@ public static class PasarHost
         builder.AddSocial();
         builder.AddLive();
         builder.AddLiveRoom();
+        builder.AddFlashSales();
+        builder.AddProof();
+        builder.AddWeb();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -37,6 +43,9 @@ public static class PasarHost
         app.MapSocial();
         app.MapLive();
         app.MapLiveRoom();
+        app.MapFlashSales();
+        app.MapProof();
+        app.MapWeb();
         return app;
     }
 }

@@ -41,18 +41,14 @@ internal static class CoinsApi
     internal static async Task<Results<Ok<Page<CoinEntry>>, ValidationProblem>> Transactions(
         [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
     {
-        var v = new RequestValidator();
-        var page = PageRequest.From(limit, cursor, v);
-        if (!v.IsValid)
+        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
         {
-            return ApiProblem.Validation(v.Errors);
+            return invalid!;
         }
 
-        await using var c = await db.OpenAsync(ct);
-        var rows = (await c.QueryAsync<CoinLedger.EntryRow>(new CommandDefinition(
+        return TypedResults.Ok(await db.QueryPageAsync<CoinLedger.EntryRow, CoinEntry>(page,
             $"SELECT {CoinLedger.EntryColumns} FROM coin_ledger WHERE user_id = @userId AND {page.Condition("created_at", "id")} ORDER BY created_at DESC, id DESC LIMIT @fetch",
-            new { userId = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
-        return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.Id, r => r.ToEntry()));
+            new { userId = user.UserId() }, r => r.CreatedAt, r => r.Id, r => r.ToEntry(), ct));
     }
 
     internal static async Task<Results<Created<CheckInResult>, ProblemHttpResult>> CheckIn(

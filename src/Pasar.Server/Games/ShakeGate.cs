@@ -1,5 +1,5 @@
-using StackExchange.Redis;
 using Pasar.Server.Platform.Redis;
+using StackExchange.Redis;
 
 namespace Pasar.Server.Games;
 

@@ -19,7 +19,7 @@ internal static partial class HlsApi
             .AllowAnonymous();
     }
 
-    internal static Results<PhysicalFileHttpResult, ProblemHttpResult> Serve(string sessionId, string file, HttpContext http, LiveIngest ingest)
+    internal static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult> Serve(string sessionId, string file, HttpContext http, LiveIngest ingest)
     {
         if (!SessionIdPattern().IsMatch(sessionId) || !FilePattern().IsMatch(file))
         {
@@ -43,8 +43,17 @@ internal static partial class HlsApi
 
         // Live playlists change with every segment; the replay ones never change once written, but stay short too
         // in case a replay is rebuilt.
+        // Playlists are replaced (write, then rename) while players read them: read the small file whole, so that
+        // the length sent is the length of the version read.
         headers.CacheControl = "public, max-age=1";
-        return TypedResults.PhysicalFile(path, "application/vnd.apple.mpegurl", lastModified: null, entityTag: null);
+        try
+        {
+            return TypedResults.Bytes(File.ReadAllBytes(path), "application/vnd.apple.mpegurl");
+        }
+        catch (FileNotFoundException)
+        {
+            return NotFound();
+        }
     }
 
     private static ProblemHttpResult NotFound() => ApiProblem.NotFound("HLS_NOT_FOUND", "HLS file");

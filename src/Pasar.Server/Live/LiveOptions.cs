@@ -21,8 +21,9 @@ public sealed class LiveOptions
     public string Ladder { get; set; } = "480p30,360p30";
 
     /// <summary>
-    /// Most live sessions transcoded at once; later ones get the passthrough rendition only. Null means
-    /// twice the core count (measured: 2 cores hold 4 sessions of 1080p60 → 480p30 + 360p30 at ultrafast).
+    /// Most live sessions transcoded at once; later ones get the passthrough rendition only. Null means one per
+    /// core (measured in docs/benchmarks.md: 2 cores hold 2 sessions of 1080p60 → 480p30 + 360p30 at ultrafast
+    /// in real time, and fall behind with 3).
     /// </summary>
     public int? MaxTranscodedSessions { get; set; }
 
@@ -35,7 +36,7 @@ public sealed class LiveOptions
     /// <summary>Segments in a live playlist (the recording keeps them all).</summary>
     public int LiveWindowSegments { get; set; } = 10;
 
-    public int EffectiveMaxTranscodedSessions => MaxTranscodedSessions ?? 2 * Environment.ProcessorCount;
+    public int EffectiveMaxTranscodedSessions => MaxTranscodedSessions ?? Environment.ProcessorCount;
 
     public IReadOnlyList<LadderRung> ParsedLadder => LadderRung.ParseList(Ladder);
 }

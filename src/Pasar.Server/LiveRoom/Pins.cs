@@ -64,6 +64,14 @@ internal sealed class LivePins(Database database, ICatalogStock catalog, TimePro
             return await ListAsync(c, tx, sessionId, ct);
         }, ct);
 
+    /// <summary>The sessions where <paramref name="productId"/> is pinned now.</summary>
+    public async Task<IReadOnlyList<string>> SessionsPinningAsync(string productId, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        return (await c.QueryAsync<string>(new CommandDefinition(
+            "SELECT session_id FROM live_pins WHERE product_id = @productId", new { productId }, cancellationToken: ct))).AsList();
+    }
+
     public async Task<IReadOnlyList<PinnedProduct>> ListAsync(string sessionId, CancellationToken ct)
     {
         await using var c = await database.OpenAsync(ct);

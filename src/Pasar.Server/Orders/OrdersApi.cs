@@ -102,17 +102,13 @@ internal static class OrdersApi
     internal static async Task<Results<Ok<Page<Order>>, ValidationProblem>> Mine(
         [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
     {
-        var v = new RequestValidator();
-        var page = PageRequest.From(limit, cursor, v);
-        if (!v.IsValid)
+        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
         {
-            return ApiProblem.Validation(v.Errors);
+            return invalid!;
         }
 
-        await using var c = await db.OpenAsync(ct);
-        var rows = (await c.QueryAsync<OrderPlacement.OrderRow>(new CommandDefinition(
+        return TypedResults.Ok(await db.QueryPageAsync<OrderPlacement.OrderRow, Order>(page,
             $"SELECT {OrderPlacement.Columns} FROM orders WHERE buyer_id = @buyer AND {page.Condition("created_at", "id")} ORDER BY created_at DESC, id DESC LIMIT @fetch",
-            new { buyer = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
-        return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.Id, r => r.ToOrder()));
+            new { buyer = user.UserId() }, r => r.CreatedAt, r => r.Id, r => r.ToOrder(), ct));
     }
 }

@@ -20,6 +20,7 @@ public sealed class PasarMetrics
         RoomDeliveries = meter.CreateCounter<long>("pasar.room.deliveries", description: "Frames written to live-room connections");
         SlowConsumersDropped = meter.CreateCounter<long>("pasar.room.slow_consumers_dropped", description: "Connections dropped because they stopped reading");
         HubConnections = meter.CreateUpDownCounter<long>("pasar.hub.connections", description: "Open live-room hub connections on this node");
+        FlashSaleGate = meter.CreateCounter<long>("pasar.flash_sales.gate", description: "Flash-sale purchase attempts by gate result");
         Meter = meter;
     }
 
@@ -34,4 +35,5 @@ public sealed class PasarMetrics
     public Counter<long> RoomDeliveries { get; }
     public Counter<long> SlowConsumersDropped { get; }
     public UpDownCounter<long> HubConnections { get; }
+    public Counter<long> FlashSaleGate { get; }
 }

@@ -36,25 +36,21 @@ public static class Feed
     internal static async Task<Results<Ok<Page<Activity>>, ValidationProblem>> Read(
         [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
     {
-        var v = new RequestValidator();
-        var page = PageRequest.From(limit, cursor, v);
-        if (!v.IsValid)
+        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
         {
-            return ApiProblem.Validation(v.Errors);
+            return invalid!;
         }
 
-        await using var c = await db.OpenAsync(ct);
         // Walk all activities newest first (index on created_at, id) and keep the followed sellers' ones: for a
         // user who follows many sellers the first page is found after a few dozen index entries, with no sort.
-        var rows = (await c.QueryAsync<ActivityRow>(new CommandDefinition(
+        return TypedResults.Ok(await db.QueryPageAsync<ActivityRow, Activity>(page,
             $"""
             SELECT id AS Id, seller_id AS SellerId, type AS Type, product_id AS ProductId, session_id AS SessionId, flash_sale_id AS FlashSaleId, created_at AS CreatedAt
             FROM seller_activities
             WHERE seller_id IN (SELECT seller_id FROM follows WHERE follower_id = @me) AND {page.Condition("created_at", "id")}
             ORDER BY created_at DESC, id DESC LIMIT @fetch
             """,
-            new { me = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
-        return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.Id, r => r.ToActivity()));
+            new { me = user.UserId() }, r => r.CreatedAt, r => r.Id, r => r.ToActivity(), ct));
     }
 
     internal sealed class ActivityRow
@@ -111,4 +107,12 @@ internal sealed class SellerWentOffline : IEventHandler<Live.LiveEnded>
         context.Connection.ExecuteAsync(new CommandDefinition(
             "UPDATE seller_stats SET live_session_id = NULL WHERE seller_id = @SellerId AND live_session_id = @SessionId",
             new { e.SellerId, e.SessionId }, context.Transaction, cancellationToken: ct));
+}
+
+/// <summary>A followed seller started a flash sale in their live room.</summary>
+internal sealed class FlashSaleActivity : IEventHandler<FlashSales.FlashSaleStarted>
+{
+    public Task HandleAsync(FlashSales.FlashSaleStarted e, EventContext context, CancellationToken ct) =>
+        Feed.RecordAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, ActivityTypes.FlashSaleStarted, e.At,
+            productId: e.ProductId, sessionId: e.SessionId, flashSaleId: e.FlashSaleId, ct: ct);
 }

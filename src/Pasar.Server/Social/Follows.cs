@@ -96,23 +96,19 @@ internal static class Follows
     internal static async Task<Results<Ok<Page<SellerProfile>>, ValidationProblem>> Following(
         [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
     {
-        var v = new RequestValidator();
-        var page = PageRequest.From(limit, cursor, v);
-        if (!v.IsValid)
+        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
         {
-            return ApiProblem.Validation(v.Errors);
+            return invalid!;
         }
 
-        await using var c = await db.OpenAsync(ct);
-        var rows = (await c.QueryAsync<ProfileRow>(new CommandDefinition(
+        return TypedResults.Ok(await db.QueryPageAsync<ProfileRow, SellerProfile>(page,
             $"""
             SELECT u.id AS Id, u.name AS Name, COALESCE(s.followers, 0) AS Followers, s.live_session_id AS LiveSessionId, f.created_at AS FollowedAt
             FROM follows f JOIN users u ON u.id = f.seller_id LEFT JOIN seller_stats s ON s.seller_id = f.seller_id
             WHERE f.follower_id = @me AND {page.Condition("f.created_at", "f.seller_id")}
             ORDER BY f.created_at DESC, f.seller_id DESC LIMIT @fetch
             """,
-            new { me = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
-        return TypedResults.Ok(page.ToPage(rows, r => r.FollowedAt, r => r.Id, r => r.ToProfile()));
+            new { me = user.UserId() }, r => r.FollowedAt, r => r.Id, r => r.ToProfile(), ct));
     }
 
     internal static async Task<Results<Ok<SellerProfile>, ProblemHttpResult>> Profile(string sellerId, Database db, CancellationToken ct)

@@ -65,24 +65,20 @@ internal static class Shares
     internal static async Task<Results<Ok<Page<ShareStats>>, ValidationProblem>> Mine(
         [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
     {
-        var v = new RequestValidator();
-        var page = PageRequest.From(limit, cursor, v);
-        if (!v.IsValid)
+        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
         {
-            return ApiProblem.Validation(v.Errors);
+            return invalid!;
         }
 
-        await using var c = await db.OpenAsync(ct);
-        var rows = (await c.QueryAsync<ShareRow>(new CommandDefinition(
+        return TypedResults.Ok(await db.QueryPageAsync<ShareRow, ShareStats>(page,
             $"""
             SELECT tracking_code AS TrackingCode, product_id AS ProductId, platform AS Platform, clicks AS Clicks, purchases AS Purchases,
                    coins_earned AS CoinsEarned, created_at AS CreatedAt
             FROM shares WHERE user_id = @userId AND {page.Condition("created_at", "tracking_code")}
             ORDER BY created_at DESC, tracking_code DESC LIMIT @fetch
             """,
-            new { userId = user.UserId(), beforeTime = page.BeforeTime, beforeId = page.BeforeId, fetch = page.FetchSize }, cancellationToken: ct))).AsList();
-        return TypedResults.Ok(page.ToPage(rows, r => r.CreatedAt, r => r.TrackingCode,
-            r => new ShareStats(r.TrackingCode, r.ProductId, r.Platform, r.Clicks, r.Purchases, r.CoinsEarned, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt))));
+            new { userId = user.UserId() }, r => r.CreatedAt, r => r.TrackingCode,
+            r => new ShareStats(r.TrackingCode, r.ProductId, r.Platform, r.Clicks, r.Purchases, r.CoinsEarned, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt)), ct));
     }
 
     /// <summary>

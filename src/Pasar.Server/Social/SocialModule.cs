@@ -20,6 +20,7 @@ public static class SocialModule
         builder.Services.AddEventHandler<PurchaseCompleted, ReferralReward>();
         builder.Services.AddEventHandler<Live.LiveStarted, SellerWentLive>();
         builder.Services.AddEventHandler<Live.LiveEnded, SellerWentOffline>();
+        builder.Services.AddEventHandler<FlashSales.FlashSaleStarted, FlashSaleActivity>();
         return builder;
     }
 

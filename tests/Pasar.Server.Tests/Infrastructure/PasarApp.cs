@@ -2,12 +2,12 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
-using Pasar.Testing;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Pasar.Server.Platform.Storage;
+using Pasar.Testing;
 
 namespace Pasar.Server.Tests.Infrastructure;
 
@@ -78,9 +78,12 @@ public sealed class PasarApp : IAsyncDisposable
         var dataDir = restart ? shareSettings!["Pasar:DataDir"]! : Path.Combine(Path.GetTempPath(), "pasar-test-" + Guid.NewGuid().ToString("N")[..10]);
         var settings = shareSettings is null ? await SettingsForAsync(backend, dataDir) : new Dictionary<string, string?>(shareSettings) { ["Pasar:DataDir"] = dataDir };
         configure?.Invoke(settings);
-        var app = PasarHost.Build(["--urls=http://127.0.0.1:0", "--environment=Testing"], builder =>
+        // Settings go in as command-line configuration, so that they are there while modules register
+        // (some choices, like SignalR's Redis backplane, are made at registration).
+        var args = new List<string> { "--urls=http://127.0.0.1:0", "--environment=Testing" };
+        args.AddRange(settings.Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}"));
+        var app = PasarHost.Build(args.ToArray(), builder =>
         {
-            builder.Configuration.AddInMemoryCollection(settings);
             if (services is not null)
             {
                 services(builder.Services);

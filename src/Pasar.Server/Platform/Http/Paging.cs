@@ -86,3 +86,32 @@ public readonly record struct PageRequest(int Limit, long? BeforeTime, string? B
         }
     }
 }
+
+/// <summary>The common shape of a list endpoint: bind the page, run a keyset query, return the page.</summary>
+public static class PagedQuery
+{
+    /// <summary>Binds <c>?limit=</c> and <c>?cursor=</c>; null and a validation problem when they are bad.</summary>
+    public static PageRequest? Bind(int? limit, string? cursor, out Microsoft.AspNetCore.Http.HttpResults.ValidationProblem? problem)
+    {
+        var v = new RequestValidator();
+        var page = PageRequest.From(limit, cursor, v);
+        problem = v.IsValid ? null : ApiProblem.Validation(v.Errors);
+        return v.IsValid ? page : null;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sql"/> (which uses <c>@beforeTime</c>, <c>@beforeId</c> through
+    /// <see cref="PageRequest.Condition"/>, and <c>LIMIT @fetch</c>) with <paramref name="args"/> and maps a page.
+    /// </summary>
+    public static async Task<Page<TOut>> QueryPageAsync<TRow, TOut>(
+        this Storage.Database db, PageRequest page, string sql, object args, Func<TRow, long> time, Func<TRow, string> id, Func<TRow, TOut> map, CancellationToken ct)
+    {
+        var parameters = new Dapper.DynamicParameters(args);
+        parameters.Add("beforeTime", page.BeforeTime);
+        parameters.Add("beforeId", page.BeforeId);
+        parameters.Add("fetch", page.FetchSize);
+        await using var c = await db.OpenAsync(ct);
+        var rows = Dapper.SqlMapper.AsList(await Dapper.SqlMapper.QueryAsync<TRow>(c, new Dapper.CommandDefinition(sql, parameters, cancellationToken: ct)));
+        return page.ToPage(rows, time, id, map);
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Reproduces every figure in docs/benchmarks.md, one scenario after the other (about 25 minutes on the
+# project's 2-core machine). Each scenario measures Pasar and its peer in the same run and prints Markdown.
+# Needs what the tests need (PostgreSQL server binaries, redis-server, ffmpeg) plus, for the peers,
+# nginx with libnginx-mod-rtmp (ingest) and Node.js (the ws broadcast server for chat fan-out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ulimit -n 65536 2>/dev/null || echo "note: could not raise the open-files limit; the 10,000-viewer chat run needs it" >&2
+dotnet build -c Release bench/Pasar.Bench -v quiet -nologo
+run() { echo; echo "### $*"; dotnet run -c Release --no-build --project bench/Pasar.Bench -- "$@"; }
+run orders    --backend both --concurrency 32 --seconds 15
+run check-ins --backend both --concurrency 32 --seconds 15
+run shakes    --backend both --concurrency 32 --seconds 15
+run feed      --backend both --concurrency 8  --seconds 10
+run fanout    --backend both --concurrency 8  --seconds 10
+run flash     --backend both --concurrency 64 --seconds 10
+run ingest    --seconds 40 --max-streams 6
+if grep -q '"chat"' bench/Pasar.Bench/Program.cs; then
+  run chat --viewers 5000,10000 --chatters 20 --seconds 20
+fi

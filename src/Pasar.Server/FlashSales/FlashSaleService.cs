@@ -1,0 +1,416 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Pasar.Server.Catalog;
+using Pasar.Server.Live;
+using Pasar.Server.LiveRoom;
+using Pasar.Server.Orders;
+using Pasar.Server.Platform;
+using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Http;
+using Pasar.Server.Platform.Storage;
+
+namespace Pasar.Server.FlashSales;
+
+/// <summary>
+/// Flash sales in a live room. Starting one carves its quantity out of the product's stock; a purchase passes
+/// the Redis/Garnet gate, then commits its order with SQL's own guards (sold ≤ quantity, the buyer's limit,
+/// the window) in one transaction; a failure after the gate gives the unit back. Closing returns what is unsold.
+/// </summary>
+internal sealed class FlashSaleService(
+    Database database,
+    FlashSaleGate gate,
+    ICatalogStock catalog,
+    OrderPlacement placement,
+    IdempotencyStore idempotency,
+    Outbox outbox,
+    RoomBroadcaster broadcaster,
+    TimeProvider time,
+    PasarMetrics metrics,
+    Microsoft.Extensions.Options.IOptions<FlashSaleOptions> options,
+    ILogger<FlashSaleService> logger)
+{
+    private readonly bool sqlOnly = options.Value.Gate == FlashSaleGateKind.SqlOnly;
+    private readonly ConcurrentDictionary<string, FlashSaleRow> _sales = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
+
+    public async Task<Results<Created<FlashSale>, ProblemHttpResult, ValidationProblem>> StartAsync(
+        LiveSessionRow session, StartFlashSaleRequest body, CancellationToken ct)
+    {
+        var v = new RequestValidator()
+            .Text("productId", body.ProductId, 1, 64)
+            .Range("salePriceMinor", body.SalePriceMinor, 0, Catalog.ProductsApi.MaxPriceMinor)
+            .Range("quantity", body.Quantity, 1, 1_000_000)
+            .Range("durationSeconds", body.DurationSeconds ?? 300, 10, 3600)
+            .Range("perUserLimit", body.PerUserLimit ?? 1, 1, 100);
+        if (!v.IsValid)
+        {
+            return ApiProblem.Validation(v.Errors);
+        }
+
+        if (session.Status != LiveStatus.Live)
+        {
+            return ApiProblem.Create(StatusCodes.Status409Conflict, "SESSION_NOT_LIVE", "The session is not live", "Flash sales run while you are on air.");
+        }
+
+        await CloseDueAsync(ct); // a sale whose time is up no longer blocks a new one
+        var now = time.GetUtcNow();
+        var outcome = await database.InTransactionAsync<CommandOutcome<FlashSale>>(async (c, tx) =>
+        {
+            var active = await c.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COUNT(*) FROM flash_sales WHERE session_id = @Id AND status = 'active'", new { session.Id }, tx, cancellationToken: ct));
+            if (active > 0)
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status409Conflict, "FLASH_SALE_ACTIVE", "A flash sale is already running",
+                    "One flash sale at a time per live session; end or sell out the current one first."));
+            }
+
+            var product = await catalog.FindAsync(c, tx, body.ProductId!, ct);
+            if (product is null)
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product"));
+            }
+
+            if (product.SellerId != session.SellerId)
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status403Forbidden, "NOT_YOUR_PRODUCT", "Not your product", "A flash sale sells your own product."));
+            }
+
+            if (body.SalePriceMinor > product.PriceMinor)
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status400BadRequest, "VALIDATION_FAILED", "The request is not valid",
+                    extra: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["salePriceMinor"] = ["salePriceMinor must not be above the product's price."] } }));
+            }
+
+            if (!await catalog.TryTakeStockAsync(c, tx, product.Id, body.Quantity!.Value, now.ToUnixTimeMilliseconds(), ct))
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status409Conflict, "OUT_OF_STOCK", "Not enough stock", $"The product has {product.Stock} in stock."));
+            }
+
+            var row = new FlashSaleRow
+            {
+                Id = Ids.New(),
+                SessionId = session.Id,
+                SellerId = session.SellerId,
+                ProductId = product.Id,
+                SalePriceMinor = body.SalePriceMinor!.Value,
+                Currency = product.Currency,
+                Quantity = body.Quantity.Value,
+                Sold = 0,
+                PerUserLimit = body.PerUserLimit ?? 1,
+                StartsAt = now.ToUnixTimeMilliseconds(),
+                EndsAt = now.AddSeconds(body.DurationSeconds ?? 300).ToUnixTimeMilliseconds(),
+                Status = FlashSaleStatus.Active,
+            };
+            await c.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO flash_sales (id, session_id, seller_id, product_id, sale_price_minor, currency, quantity, sold, per_user_limit, starts_at, ends_at, status, created_at)
+                VALUES (@Id, @SessionId, @SellerId, @ProductId, @SalePriceMinor, @Currency, @Quantity, 0, @PerUserLimit, @StartsAt, @EndsAt, 'active', @StartsAt)
+                """, row, tx, cancellationToken: ct));
+            await outbox.EnqueueAsync(c, tx, new FlashSaleStarted(row.Id, row.SessionId, row.SellerId, row.ProductId, now), ct);
+            return new CommandOutcome<FlashSale>(row.ToSale(), null);
+        }, ct);
+        if (outcome.Value is null)
+        {
+            return outcome.Problem!;
+        }
+
+        await gate.RebuildAsync(outcome.Value.Id, ct);
+        await broadcaster.PublishAsync(RoomTarget.Session, outcome.Value.SessionId, "flashSaleStarted", outcome.Value);
+        return TypedResults.Created($"/api/flash-sales/{outcome.Value.Id}", outcome.Value);
+    }
+
+    public async Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem>> PurchaseAsync(
+        string saleId, string buyerId, FlashPurchaseRequest body, string? idempotencyKey, CancellationToken ct)
+    {
+        var v = new RequestValidator().Range("quantity", body.Quantity, 1, 100);
+        if (idempotencyKey is not null && !IdempotencyStore.IsValidKey(idempotencyKey))
+        {
+            v.Add(IdempotencyStore.Header, "Idempotency-Key must be 1 to 255 visible ASCII characters.");
+        }
+
+        if (!v.IsValid)
+        {
+            return ApiProblem.Validation(v.Errors);
+        }
+
+        var sale = await FindCachedAsync(saleId, ct);
+        if (sale is null)
+        {
+            return ApiProblem.NotFound("FLASH_SALE_NOT_FOUND", "Flash sale");
+        }
+
+        var quantity = body.Quantity!.Value;
+        var requestHash = IdempotencyStore.HashRequest("flash:" + saleId, body);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (sale.Status != FlashSaleStatus.Active || now < sale.StartsAt || now >= sale.EndsAt || quantity > sale.PerUserLimit || sqlOnly)
+        {
+            // Off the hot path (or the SQL-only comparison mode): answer a retry of a purchase that went through.
+            if (idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+            {
+                return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
+            }
+        }
+
+        if (sale.Status != FlashSaleStatus.Active)
+        {
+            return Refused(sale.Sold >= sale.Quantity ? "SOLD_OUT" : "SALE_NOT_ACTIVE");
+        }
+
+        if (now < sale.StartsAt || now >= sale.EndsAt)
+        {
+            return Refused("SALE_NOT_ACTIVE");
+        }
+
+        if (quantity > sale.PerUserLimit)
+        {
+            return Refused("LIMIT_REACHED");
+        }
+
+        if (!sqlOnly)
+        {
+            // The hot path: thousands of taps a second are answered by the gate alone. Only a buyer who already
+            // bought can be sending a retry, so only their refusals look for a stored response.
+            var (result, _) = await gate.TryTakeAsync(saleId, buyerId, quantity, (int)sale.PerUserLimit, ct);
+            if (result != FlashSaleGate.Result.Taken)
+            {
+                if (result != FlashSaleGate.Result.SoldOut && idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+                {
+                    return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
+                }
+
+                var code = result is FlashSaleGate.Result.LimitReached ? "LIMIT_REACHED" : "SOLD_OUT";
+                metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", code));
+                return Refused(code);
+            }
+        }
+
+        CommandOutcome<Order> outcome;
+        try
+        {
+            outcome = await idempotency.ExecuteAsync(buyerId, idempotencyKey, "flash:" + saleId, requestHash, async (c, tx) =>
+                await CommitAsync(c, tx, sale, buyerId, quantity, ct), ct);
+        }
+        catch
+        {
+            if (!sqlOnly)
+            {
+                await gate.ReleaseAsync(saleId, buyerId, quantity);
+            }
+
+            throw;
+        }
+
+        if ((outcome.Value is null || outcome.Replayed) && !sqlOnly)
+        {
+            await gate.ReleaseAsync(saleId, buyerId, quantity); // SQL said no (or a racing retry won): the unit goes back
+        }
+
+        if (outcome.Value is null)
+        {
+            metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", "refused_by_sql"));
+            return outcome.Problem!;
+        }
+
+        metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", "sold"));
+        _dirty[saleId] = 0;
+        return TypedResults.Created($"/api/orders/{outcome.Value.Id}", outcome.Value);
+    }
+
+    private async Task<CommandOutcome<Order>> CommitAsync(DbConnection c, DbTransaction tx, FlashSaleRow sale, string buyerId, int quantity, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var sold = await c.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE flash_sales SET sold = sold + @quantity
+            WHERE id = @Id AND status = 'active' AND sold + @quantity <= quantity AND starts_at <= @now AND ends_at > @now
+            """, new { quantity, sale.Id, now }, tx, cancellationToken: ct));
+        if (sold == 0)
+        {
+            var state = await c.QuerySingleAsync<(string Status, long Quantity, long Sold, long EndsAt)>(new CommandDefinition(
+                "SELECT status, quantity, sold, ends_at FROM flash_sales WHERE id = @Id", new { sale.Id }, tx, cancellationToken: ct));
+            return CommandOutcome<Order>.Refused(Refused(state.Status == FlashSaleStatus.Active && state.EndsAt > now && state.Sold + quantity > state.Quantity ? "SOLD_OUT" : "SALE_NOT_ACTIVE"));
+        }
+
+        var withinLimit = await c.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
+            """
+            INSERT INTO flash_sale_buyers (sale_id, buyer_id, quantity) VALUES (@Id, @buyerId, @quantity)
+            ON CONFLICT (sale_id, buyer_id) DO UPDATE SET quantity = flash_sale_buyers.quantity + excluded.quantity
+            WHERE flash_sale_buyers.quantity + excluded.quantity <= @PerUserLimit
+            RETURNING quantity
+            """, new { sale.Id, buyerId, quantity, sale.PerUserLimit }, tx, cancellationToken: ct));
+        if (withinLimit is null || withinLimit > sale.PerUserLimit)
+        {
+            return CommandOutcome<Order>.Refused(Refused("LIMIT_REACHED"));
+        }
+
+        var placed = await placement.PlaceAsync(c, tx,
+            new OrderDraft(buyerId, sale.ProductId, quantity, 0, null, FlashSaleId: sale.Id, UnitPriceMinor: sale.SalePriceMinor, StockAlreadyReserved: true), ct);
+        return placed.Order is not null ? new CommandOutcome<Order>(placed.Order, null) : CommandOutcome<Order>.Refused(OrdersApi.Problem(placed.Refusal!.Value));
+    }
+
+    private async Task<(Order Order, string RequestHash)?> StoredResponseAsync(string buyerId, string key, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<(string RequestHash, long StatusCode, string ResponseBody)?>(new CommandDefinition(
+            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = @buyerId AND idem_key = @key",
+            new { buyerId, key }, cancellationToken: ct));
+        return row is { StatusCode: 201 } r
+            ? (System.Text.Json.JsonSerializer.Deserialize<Order>(r.ResponseBody, System.Text.Json.JsonSerializerOptions.Web)!, r.RequestHash)
+            : null;
+    }
+
+    internal static ProblemHttpResult Refused(string code) => code switch
+    {
+        "SOLD_OUT" => ApiProblem.Create(StatusCodes.Status409Conflict, code, "Sold out", "Every unit of this flash sale is taken."),
+        "LIMIT_REACHED" => ApiProblem.Create(StatusCodes.Status409Conflict, code, "Limit reached", "You have bought as many as this flash sale allows per buyer."),
+        _ => ApiProblem.Create(StatusCodes.Status409Conflict, "SALE_NOT_ACTIVE", "The flash sale is not running", "This flash sale has not started or has ended."),
+    };
+
+    public async Task<FlashSale?> GetAsync(string saleId, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<FlashSaleRow>(new CommandDefinition(
+            $"SELECT {FlashSaleRow.Columns} FROM flash_sales WHERE id = @saleId", new { saleId }, cancellationToken: ct));
+        return row?.ToSale();
+    }
+
+    public async Task<FlashSale?> ActiveForSessionAsync(string sessionId, CancellationToken ct)
+    {
+        await using var c = await database.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<FlashSaleRow>(new CommandDefinition(
+            $"SELECT {FlashSaleRow.Columns} FROM flash_sales WHERE session_id = @sessionId AND status = 'active' AND ends_at > @now",
+            new { sessionId, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
+        return row?.ToSale();
+    }
+
+    /// <summary>The sale's fixed terms, cached (status is re-checked by SQL on every purchase).</summary>
+    private async Task<FlashSaleRow?> FindCachedAsync(string saleId, CancellationToken ct)
+    {
+        // Terms never change; an ended sale never changes again. An active one's status is re-checked by SQL.
+        if (_sales.TryGetValue(saleId, out var cached))
+        {
+            return cached;
+        }
+
+        if (saleId.Length > 64)
+        {
+            return null;
+        }
+
+        await using var c = await database.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<FlashSaleRow>(new CommandDefinition(
+            $"SELECT {FlashSaleRow.Columns} FROM flash_sales WHERE id = @saleId", new { saleId }, cancellationToken: ct));
+        if (row is not null)
+        {
+            _sales[saleId] = row;
+        }
+
+        return row;
+    }
+
+    /// <summary>Ends sales whose time is up or that sold out: unsold units return to the product, the room is told.</summary>
+    public async Task CloseDueAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        IReadOnlyList<FlashSaleRow> due;
+        await using (var c = await database.OpenAsync(ct))
+        {
+            due = (await c.QueryAsync<FlashSaleRow>(new CommandDefinition(
+                $"SELECT {FlashSaleRow.Columns} FROM flash_sales WHERE status = 'active' AND (ends_at <= @now OR sold >= quantity)",
+                new { now }, cancellationToken: ct))).AsList();
+        }
+
+        foreach (var sale in due)
+        {
+            var closed = await database.InTransactionAsync<FlashSaleEnded?>(async (c, tx) =>
+            {
+                var state = await c.QuerySingleAsync<(long Quantity, long Sold)>(new CommandDefinition(
+                    "SELECT quantity, sold FROM flash_sales WHERE id = @Id", new { sale.Id }, tx, cancellationToken: ct));
+                var returned = (int)(state.Quantity - state.Sold);
+                // The status condition makes closing idempotent across nodes; the row lock orders it after any purchase.
+                var changed = await c.ExecuteAsync(new CommandDefinition(
+                    "UPDATE flash_sales SET status = 'ended', ended_at = @now, returned = @returned WHERE id = @Id AND status = 'active' AND sold = @Sold",
+                    new { now, returned, sale.Id, state.Sold }, tx, cancellationToken: ct));
+                if (changed == 0)
+                {
+                    return null;
+                }
+
+                if (returned > 0)
+                {
+                    await catalog.ReturnStockAsync(c, tx, sale.ProductId, returned, now, ct);
+                }
+
+                var reason = state.Sold >= state.Quantity ? "sold_out" : "time_up";
+                await outbox.EnqueueAsync(c, tx, new FlashSaleClosed(sale.Id, sale.SessionId, sale.ProductId, reason, (int)state.Sold, returned, time.GetUtcNow()), ct);
+                return new FlashSaleEnded(sale.Id, sale.SessionId, reason, (int)state.Sold, returned);
+            }, ct);
+            if (closed is not null)
+            {
+                _sales.TryRemove(sale.Id, out _); // reloaded as ended on the next look
+                _dirty.TryRemove(sale.Id, out _);
+                logger.LogInformation("Flash sale {Sale} ended ({Reason}): {Sold} sold, {Returned} back to stock", sale.Id, closed.Reason, closed.Sold, closed.Returned);
+                await broadcaster.PublishAsync(RoomTarget.Session, sale.SessionId, "flashSaleUpdated", new FlashSaleUpdated(sale.Id, sale.SessionId, closed.Returned));
+                await broadcaster.PublishAsync(RoomTarget.Session, sale.SessionId, "flashSaleEnded", closed);
+            }
+        }
+    }
+
+    /// <summary>Pushes the remaining count of sales that sold since the last tick (at most 4 times a second).</summary>
+    public async Task PushUpdatesAsync(CancellationToken ct)
+    {
+        foreach (var saleId in _dirty.Keys.ToList())
+        {
+            _dirty.TryRemove(saleId, out _);
+            if (!_sales.TryGetValue(saleId, out var sale))
+            {
+                continue;
+            }
+
+            var remaining = sqlOnly ? (await GetAsync(saleId, ct))?.Remaining : await gate.RemainingAsync(saleId);
+            if (remaining is null)
+            {
+                continue;
+            }
+
+            await broadcaster.PublishAsync(RoomTarget.Session, sale.SessionId, "flashSaleUpdated", new FlashSaleUpdated(saleId, sale.SessionId, remaining.Value));
+            if (remaining == 0)
+            {
+                await CloseDueAsync(ct);
+            }
+        }
+    }
+}
+
+/// <summary>Four times a second: push coalesced remaining counts and close sales that are due.</summary>
+internal sealed class FlashSaleTicker(FlashSaleService sales, ILogger<FlashSaleTicker> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        var tick = 0;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await sales.PushUpdatesAsync(stoppingToken);
+                    if (++tick % 4 == 0)
+                    {
+                        await sales.CloseDueAsync(stoppingToken);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogWarning(ex, "Flash sale tick failed");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,64 @@
+namespace Pasar.Web.Tests;
+
+/// <summary>The must-show scenarios of the web app (issue 8), each in Chromium against its own server.</summary>
+public sealed class BrowserTests
+{
+    [Fact]
+    public async Task A_buyer_checks_in_and_shakes_and_the_fourth_shake_hits_the_daily_limit()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        var output = await BrowserScenario.RunAsync(server, "coins");
+        Assert.Contains("4th shake: \"You have used today's Shake-Shake plays", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_buyer_follows_a_seller_sees_the_activity_and_a_shared_link_counts_its_click()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        var output = await BrowserScenario.RunAsync(server, "social");
+        Assert.Contains("\"My share links\" shows 1 click", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Two_buyers_chat_and_an_html_message_shows_as_text()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/hubs/live", "the live-room hub (SPEC §6.2)");
+        var output = await BrowserScenario.RunAsync(server, "chat");
+        Assert.Contains("shows as text for both and runs nothing", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Products_pinned_in_the_studio_appear_and_disappear_for_both_buyers()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/pins", "pinned products (SPEC §6.2)");
+        var output = await BrowserScenario.RunAsync(server, "pins");
+        Assert.Contains("Citra bought the pinned kebaya from the room", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_flash_sale_started_in_the_studio_counts_down_for_both_buyers_until_sold_out()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/hubs/live", "the live-room hub (SPEC §6.2)");
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/pins", "pinned products (SPEC §6.2)");
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/flash-sales", "flash sales (SPEC §7)");
+        var output = await BrowserScenario.RunAsync(server, "flash", TimeSpan.FromMinutes(4));
+        Assert.Contains("both see Sold out", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_show_created_in_the_studio_and_published_with_ffmpeg_plays_for_a_buyer()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        await using var server = await WebServer.StartAsync();
+        var output = await BrowserScenario.RunAsync(server, "video", TimeSpan.FromMinutes(4));
+        Assert.Contains("the video plays", output, StringComparison.Ordinal);
+    }
+}

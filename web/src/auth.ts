@@ -1,0 +1,108 @@
+// Who is signed in. Pasar keeps no passwords: in the embedded mode a demo sign-in asks the server for a
+// dev token; in production the platform's own identity provider issues the JWT.
+
+import { useEffect, useState } from 'preact/hooks';
+
+export type Role = 'buyer' | 'seller' | 'admin';
+
+export interface User {
+  id: string;
+  name: string;
+  role: Role;
+  token: string;
+}
+
+export const demoUsers: Omit<User, 'token'>[] = [
+  { id: 'demo-buyer-citra', name: 'Citra', role: 'buyer' },
+  { id: 'demo-buyer-dimas', name: 'Dimas', role: 'buyer' },
+  { id: 'demo-seller-ayu', name: 'Ayu Batik House', role: 'seller' },
+  { id: 'demo-seller-budi', name: 'Budi Gadget Corner', role: 'seller' },
+  { id: 'demo-admin', name: 'Pasar Admin', role: 'admin' },
+];
+
+const storageKey = 'pasar.user';
+
+function load(): User | null {
+  try {
+    const raw = localStorage.getItem(storageKey);
+    if (!raw) return null;
+    const user = JSON.parse(raw) as User;
+    // Drop a token that has expired (exp is in seconds) rather than failing on the first call.
+    const payload = JSON.parse(atob(user.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: number };
+    if (payload.exp && payload.exp * 1000 < Date.now()) return null;
+    return user;
+  } catch {
+    return null;
+  }
+}
+
+type Listener = (user: User | null) => void;
+
+class Session {
+  private current: User | null = load();
+  private readonly listeners = new Set<Listener>();
+
+  get value(): User | null {
+    return this.current;
+  }
+
+  signIn(user: User): void {
+    localStorage.setItem(storageKey, JSON.stringify(user));
+    this.set(user);
+  }
+
+  signOut(): void {
+    localStorage.removeItem(storageKey);
+    this.set(null);
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private set(user: User | null): void {
+    this.current = user;
+    for (const l of this.listeners) l(user);
+  }
+}
+
+export const session = new Session();
+
+// Another tab signing in or out changes this one too.
+window.addEventListener('storage', (e) => {
+  if (e.key === storageKey) {
+    const user = load();
+    if (user) session.signIn(user);
+    else session.signOut();
+  }
+});
+
+export function useUser(): User | null {
+  const [user, setUser] = useState(session.value);
+  useEffect(() => session.subscribe(setUser), []);
+  return user;
+}
+
+/** A random id kept per browser, so the live room counts an anonymous viewer once across reloads. */
+export function anonymousId(): string {
+  const key = 'pasar.anonId';
+  let id = localStorage.getItem(key);
+  if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+    id = crypto.randomUUID().replace(/-/g, '');
+    localStorage.setItem(key, id);
+  }
+  return id;
+}
+
+const signInListeners = new Set<() => void>();
+
+/** Opens the sign-in dialog (rendered once by the app shell). */
+export function openSignIn(): void {
+  for (const l of signInListeners) l();
+}
+
+export function onOpenSignIn(listener: () => void): () => void {
+  signInListeners.add(listener);
+  return () => signInListeners.delete(listener);
+}

@@ -1,0 +1,276 @@
+import Hls, { type Level } from 'hls.js/light';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, newIdempotencyKey, post, type FlashSale, type Order, type Pin } from '../api';
+import { openSignIn, useUser } from '../auth';
+import { ChatPanel } from '../chat';
+import { count, countdown, money } from '../format';
+import { useLiveRoom } from '../room';
+import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
+import { FollowButton } from './Product';
+
+// ---- The player: hls.js where MSE exists, native HLS on Safari/iOS ----
+
+function Player({ src, live }: { src: string; live: boolean }) {
+  const video = useRef<HTMLVideoElement>(null);
+  const hlsRef = useRef<Hls | null>(null);
+  const [levels, setLevels] = useState<Level[]>([]);
+  const [level, setLevel] = useState(-1);
+  const [playing, setPlaying] = useState(-1);
+  const [muted, setMuted] = useState(true);
+  const [note, setNote] = useState<string | null>(null);
+
+  useEffect(() => {
+    const el = video.current!;
+    let retry: ReturnType<typeof setTimeout> | null = null;
+    if (Hls.isSupported()) {
+      const hls = new Hls({ lowLatencyMode: false, liveSyncDurationCount: 3, backBufferLength: 30 });
+      hlsRef.current = hls;
+      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
+        setLevels(data.levels);
+        setNote(null);
+        el.play().catch(() => setNote('Press play to start.'));
+      });
+      hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => setPlaying(data.level));
+      hls.on(Hls.Events.ERROR, (_e, data) => {
+        if (!data.fatal) return;
+        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+          hls.recoverMediaError();
+          return;
+        }
+        // The playlist is not there yet (the stream is starting) or the network dropped: try again.
+        setNote(live ? 'Waiting for the stream…' : 'The video could not load; retrying…');
+        retry = setTimeout(() => hls.loadSource(src), 2000);
+      });
+      hls.loadSource(src);
+      hls.attachMedia(el);
+      return () => {
+        if (retry) clearTimeout(retry);
+        hls.destroy();
+        hlsRef.current = null;
+      };
+    }
+    if (el.canPlayType('application/vnd.apple.mpegurl')) {
+      el.src = src;
+      el.play().catch(() => setNote('Press play to start.'));
+      return () => {
+        el.removeAttribute('src');
+        el.load();
+      };
+    }
+    setNote('This browser cannot play live video.');
+    return undefined;
+  }, [src, live]);
+
+  function choose(index: number) {
+    setLevel(index);
+    if (hlsRef.current) hlsRef.current.currentLevel = index;
+  }
+
+  const name = (l: Level) => (l.height ? `${l.height}p` : `${Math.round(l.bitrate / 1000)} kbps`);
+  return (
+    <div class="player">
+      <video ref={video} muted={muted} autoplay playsInline controls aria-label="Live video" data-testid="video" />
+      <div class="player-bar">
+        <button type="button" class="ghost small on-dark" onClick={() => setMuted(!muted)} aria-pressed={!muted}>
+          {muted ? 'Unmute' : 'Mute'}
+        </button>
+        {levels.length > 1 && (
+          <label class="quality small">
+            Quality{' '}
+            <select value={String(level)} onChange={(e) => choose(Number((e.target as HTMLSelectElement).value))}>
+              <option value="-1">Auto{level === -1 && playing >= 0 && levels[playing] ? ` (${name(levels[playing])})` : ''}</option>
+              {levels.map((l, i) => (
+                <option key={i} value={String(i)}>
+                  {name(l)}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {note && <span class="small on-dark" role="status">{note}</span>}
+      </div>
+    </div>
+  );
+}
+
+// ---- Buying from the room ----
+
+function useBuy() {
+  const user = useUser();
+  const keys = useRef(new Map<string, string>());
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  async function buy(what: string, path: string, body: unknown): Promise<Order | null> {
+    if (!user) {
+      openSignIn();
+      return null;
+    }
+    // The same purchase retried (after a network error) reuses its key, so it is never bought twice.
+    let key = keys.current.get(what);
+    if (!key) keys.current.set(what, (key = newIdempotencyKey()));
+    setBusy(what);
+    setError(null);
+    try {
+      const order = await post<Order>(path, body, key);
+      keys.current.delete(what);
+      toast(`Bought! ${money(order.totalMinor, order.currency)}`, 'success');
+      return order;
+    } catch (e) {
+      if (e instanceof ApiError && e.status > 0) keys.current.delete(what);
+      setError(e);
+      return null;
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return { buy, busy, error };
+}
+
+function FlashSaleCard({ sale }: { sale: FlashSale }) {
+  const now = useNow(250);
+  const product = useAsync(() => productOf(sale.productId), [sale.productId]);
+  const { buy, busy, error } = useBuy();
+  const [bought, setBought] = useState<Order | null>(null);
+  const ends = new Date(sale.endsAt).getTime();
+  const soldOut = sale.remaining <= 0 || /sold.?out/i.test(sale.status);
+  const over = !soldOut && (now >= ends || /ended|expired|cancel/i.test(sale.status));
+  const taken = sale.quantity > 0 ? ((sale.quantity - sale.remaining) / sale.quantity) * 100 : 100;
+
+  return (
+    <section class={`flash card ${soldOut ? 'sold-out' : ''}`} aria-labelledby="flash-title" data-testid="flash-sale">
+      <div class="card-head">
+        <h2 id="flash-title">⚡ Flash sale</h2>
+        <span class="countdown" aria-label="Time left">
+          {soldOut ? 'Sold out' : over ? 'Ended' : countdown(ends - now)}
+        </span>
+      </div>
+      <div class="flash-body">
+        {product.data && <Thumb product={product.data} size="sm" />}
+        <div class="grow">
+          <strong class="clip">{product.data?.title ?? 'Deal'}</strong>
+          <Price minor={sale.salePriceMinor} currency={sale.currency} was={product.data?.priceMinor} />
+          <div class="bar" aria-hidden="true">
+            <span style={{ width: `${taken}%` }} />
+          </div>
+          <span class="small" data-testid="flash-remaining">
+            {soldOut ? 'All gone!' : `${count(sale.remaining)} of ${count(sale.quantity)} left`}
+          </span>
+          {sale.perUserLimit > 0 && <span class="muted small"> · limit {sale.perUserLimit} per person</span>}
+        </div>
+        <button
+          type="button"
+          class="primary"
+          disabled={soldOut || over || busy !== null}
+          onClick={async () => {
+            const o = await buy(`flash:${sale.id}`, `/api/flash-sales/${encodeURIComponent(sale.id)}/purchases`, { quantity: 1 });
+            if (o) setBought(o);
+          }}
+        >
+          {soldOut ? 'Sold out' : over ? 'Ended' : busy ? 'Buying…' : 'Buy'}
+        </button>
+      </div>
+      {bought && <p class="success small" role="status">You got it! Order {bought.id.slice(-6)} placed.</p>}
+      <ErrorNote error={error} />
+    </section>
+  );
+}
+
+function Pinned({ pinned, lowStock }: { pinned: Pin[]; lowStock: Record<string, number> }) {
+  const { buy, busy, error } = useBuy();
+  if (pinned.length === 0) return null;
+  return (
+    <section class="pinned card" aria-labelledby="pinned-title">
+      <h2 id="pinned-title">Pinned by the seller</h2>
+      <ul class="pinned-list" data-testid="pinned">
+        {[...pinned].reverse().map((p) => (
+          <li key={p.productId}>
+            <Thumb product={p} size="sm" />
+            <span class="grow">
+              <a href={`/p/${encodeURIComponent(p.productId)}`} class="clip">{p.title}</a>
+              <Price minor={p.priceMinor} currency={p.currency} />
+              {lowStock[p.productId] !== undefined && (
+                <span class="badge low">{lowStock[p.productId] <= 0 ? 'Sold out' : `Only ${lowStock[p.productId]} left!`}</span>
+              )}
+            </span>
+            <button type="button" class="small" disabled={busy !== null}
+              onClick={() => buy(`pin:${p.productId}`, '/api/orders', { productId: p.productId, quantity: 1 })}>
+              Buy<span class="sr-only"> {p.title}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <ErrorNote error={error} />
+    </section>
+  );
+}
+
+export function EyeIcon() {
+  return (
+    <svg class="icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+      <path d="M12 5C6.5 5 2.7 9.1 1.5 12c1.2 2.9 5 7 10.5 7s9.3-4.1 10.5-7C21.3 9.1 17.5 5 12 5zm0 11.5a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9zm0-2.5a2 2 0 1 0 0-4 2 2 0 0 0 0 4z" fill="currentColor" />
+    </svg>
+  );
+}
+
+function purchaseText(e: Record<string, unknown>): string {
+  if (typeof e.message === 'string') return e.message;
+  const who = typeof e.buyerName === 'string' ? e.buyerName : 'Someone';
+  const what = typeof e.title === 'string' ? e.title : typeof e.productTitle === 'string' ? e.productTitle : 'a pinned product';
+  return `${who} just bought ${what}`;
+}
+
+export default function LiveRoom({ id }: { id?: string }) {
+  const sessionId = id ?? '';
+  const user = useUser();
+  const room = useLiveRoom(sessionId, { onPurchase: (e) => toast(purchaseText(e), 'purchase') });
+  const s = room.session;
+
+  if (room.sessionError) {
+    return (
+      <main id="main" class="page narrow">
+        <h1>Live show unavailable</h1>
+        <ErrorNote error={room.sessionError} />
+        <a href="/">Back to the home page</a>
+      </main>
+    );
+  }
+  if (!s) return <main id="main" class="page"><Loading what="the live show" /></main>;
+
+  const moderator = user !== null && (user.id === s.sellerId || user.role === 'admin');
+  const src = s.status === 'ended' ? s.replayUrl : s.playbackUrl;
+  return (
+    <main id="main" class="page live-room">
+      <div class="stage">
+        <div class="stage-head">
+          <h1 class="clip">{s.title}</h1>
+          <span class="row small">
+            {s.status === 'live' && <span class="badge live">LIVE</span>}
+            <span data-testid="viewers" aria-label={`${room.viewers.current} watching`}>
+              <EyeIcon /> {count(room.viewers.current)} watching
+            </span>
+          </span>
+        </div>
+        {s.status === 'created' && (
+          <div class="player placeholder" role="status">
+            <p>
+              <SellerName id={s.sellerId} /> has not started yet. The video starts here when they go live.
+            </p>
+          </div>
+        )}
+        {s.status !== 'created' && src && <Player src={src} live={s.status === 'live'} />}
+        {s.status === 'ended' && !src && (
+          <div class="player placeholder" role="status">
+            <p>This live show has ended{s.endedAt ? '' : ''}. No replay is available.</p>
+          </div>
+        )}
+        {s.status === 'ended' && src && <p class="muted small">The show has ended: you are watching the replay.</p>}
+        {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
+        <Pinned pinned={room.pinned} lowStock={room.lowStock} />
+        <FollowButton sellerId={s.sellerId} />
+      </div>
+      <ChatPanel room={room} sessionId={sessionId} moderator={moderator} />
+    </main>
+  );
+}

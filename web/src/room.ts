@@ -1,0 +1,227 @@
+// The state of one live room, kept in step with the hub (SPEC §6.2): a snapshot on join, then events.
+
+import { useEffect, useReducer, useRef } from 'preact/hooks';
+import { get, type ChatMessage, type FlashSale, type LiveSession, type Pin } from './api';
+import { useUser } from './auth';
+import { createLiveHub, hubProblem, isHubMissing, type HubConnection } from './hub';
+import { toast } from './ui';
+
+export type HubStatus = 'connecting' | 'connected' | 'reconnecting' | 'unavailable' | 'offline';
+
+export interface RoomState {
+  session: LiveSession | null;
+  sessionError: unknown;
+  pinned: Pin[];
+  viewers: { current: number; peak: number };
+  flashSale: FlashSale | null;
+  chat: ChatMessage[];
+  hub: HubStatus;
+  lowStock: Record<string, number>;
+}
+
+interface Snapshot {
+  session?: LiveSession;
+  pinned?: Pin[];
+  viewers?: { current: number; peak: number };
+  activeFlashSale?: FlashSale | null;
+  recentChat?: ChatMessage[];
+}
+
+type Action =
+  | { type: 'session'; session: LiveSession }
+  | { type: 'sessionError'; error: unknown }
+  | { type: 'snapshot'; snapshot: Snapshot }
+  | { type: 'hub'; status: HubStatus }
+  | { type: 'chat'; messages: ChatMessage[] }
+  | { type: 'chatDeleted'; messageId: string }
+  | { type: 'pins'; pinned: Pin[] }
+  | { type: 'viewers'; current: number; peak: number }
+  | { type: 'flashSale'; sale: FlashSale | null }
+  | { type: 'flashSaleRemaining'; id: string; remaining: number }
+  | { type: 'flashSaleEnded'; id: string; status?: string; remaining?: number }
+  | { type: 'status'; status: string; replayUrl?: string | null }
+  | { type: 'lowStock'; productId: string; stock: number };
+
+const maxChat = 200;
+
+function reduce(s: RoomState, a: Action): RoomState {
+  switch (a.type) {
+    case 'session':
+      return {
+        ...s,
+        session: a.session,
+        sessionError: null,
+        pinned: s.hub === 'connected' ? s.pinned : a.session.pinned ?? [],
+        flashSale: s.hub === 'connected' ? s.flashSale : a.session.activeFlashSale ?? s.flashSale,
+        viewers: s.hub === 'connected' ? s.viewers : a.session.viewers ?? s.viewers,
+      };
+    case 'sessionError':
+      return { ...s, sessionError: a.error };
+    case 'snapshot': {
+      const snap = a.snapshot;
+      return {
+        ...s,
+        session: snap.session ?? s.session,
+        pinned: snap.pinned ?? s.pinned,
+        viewers: snap.viewers ?? s.viewers,
+        flashSale: snap.activeFlashSale !== undefined ? snap.activeFlashSale : s.flashSale,
+        chat: snap.recentChat ? [...snap.recentChat].sort((x, y) => x.sentAt.localeCompare(y.sentAt)).slice(-maxChat) : s.chat,
+      };
+    }
+    case 'hub':
+      return { ...s, hub: a.status };
+    case 'chat': {
+      const seen = new Set(s.chat.map((m) => m.id));
+      const fresh = a.messages.filter((m) => !seen.has(m.id));
+      return fresh.length ? { ...s, chat: [...s.chat, ...fresh].slice(-maxChat) } : s;
+    }
+    case 'chatDeleted':
+      return { ...s, chat: s.chat.filter((m) => m.id !== a.messageId) };
+    case 'pins':
+      return { ...s, pinned: a.pinned };
+    case 'viewers':
+      return { ...s, viewers: { current: a.current, peak: a.peak } };
+    case 'flashSale':
+      return { ...s, flashSale: a.sale };
+    case 'flashSaleRemaining':
+      return s.flashSale && s.flashSale.id === a.id ? { ...s, flashSale: { ...s.flashSale, remaining: a.remaining } } : s;
+    case 'flashSaleEnded':
+      return s.flashSale && s.flashSale.id === a.id
+        ? { ...s, flashSale: { ...s.flashSale, status: a.status ?? 'ended', remaining: a.remaining ?? s.flashSale.remaining } }
+        : s;
+    case 'status':
+      return s.session ? { ...s, session: { ...s.session, status: a.status, replayUrl: a.replayUrl ?? s.session.replayUrl } } : s;
+    case 'lowStock':
+      return { ...s, lowStock: { ...s.lowStock, [a.productId]: a.stock } };
+  }
+}
+
+export interface LiveRoom extends RoomState {
+  sendChat: (text: string) => Promise<void>;
+  reloadSession: () => void;
+  hubRef: { current: HubConnection | null };
+}
+
+/** Joins the room of `sessionId` for as long as the component is mounted. */
+export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload: Record<string, unknown>) => void } = {}): LiveRoom {
+  const user = useUser();
+  const [state, dispatch] = useReducer(reduce, {
+    session: null,
+    sessionError: null,
+    pinned: [],
+    viewers: { current: 0, peak: 0 },
+    flashSale: null,
+    chat: [],
+    hub: 'connecting',
+    lowStock: {},
+  });
+  const hubRef = useRef<HubConnection | null>(null);
+  const onPurchase = useRef(options.onPurchase);
+  onPurchase.current = options.onPurchase;
+
+  const reloadSession = () => {
+    get<LiveSession>(`/api/live/sessions/${encodeURIComponent(sessionId)}`).then(
+      (session) => dispatch({ type: 'session', session }),
+      (error) => dispatch({ type: 'sessionError', error }),
+    );
+  };
+
+  useEffect(reloadSession, [sessionId]);
+
+  // Without the hub's sessionStatus events, notice the show going live or ending by asking now and then.
+  const status = state.session?.status;
+  useEffect(() => {
+    if (!status || status === 'ended' || state.hub === 'connected') return;
+    const t = setInterval(reloadSession, 3000);
+    return () => clearInterval(t);
+  }, [sessionId, status, state.hub]);
+
+  useEffect(() => {
+    const hub = createLiveHub();
+    hubRef.current = hub;
+    let stopped = false;
+    let heartbeat: ReturnType<typeof setInterval> | null = null;
+
+    const join = async () => {
+      const snapshot = await hub.invoke<Snapshot>('JoinSession', sessionId);
+      dispatch({ type: 'snapshot', snapshot });
+      dispatch({ type: 'hub', status: 'connected' });
+    };
+
+    hub.on('chat', (messages: ChatMessage[] | ChatMessage) => {
+      const list = (Array.isArray(messages) ? messages : [messages]).filter((m) => m.sessionId === undefined || m.sessionId === sessionId);
+      dispatch({ type: 'chat', messages: list });
+    });
+    hub.on('chatDeleted', (e: { sessionId?: string; messageId: string }) => {
+      if (!e.sessionId || e.sessionId === sessionId) dispatch({ type: 'chatDeleted', messageId: e.messageId });
+    });
+    hub.on('pinsUpdated', (e: { sessionId?: string; pinned: Pin[] }) => {
+      if (!e.sessionId || e.sessionId === sessionId) dispatch({ type: 'pins', pinned: e.pinned });
+    });
+    hub.on('viewersUpdated', (e: { sessionId?: string; current: number; peak: number }) => {
+      if (!e.sessionId || e.sessionId === sessionId) dispatch({ type: 'viewers', current: e.current, peak: e.peak });
+    });
+    hub.on('flashSaleStarted', (sale: FlashSale) => {
+      if (!sale.sessionId || sale.sessionId === sessionId) {
+        dispatch({ type: 'flashSale', sale });
+        toast('A flash sale just started!', 'info');
+      }
+    });
+    hub.on('flashSaleUpdated', (e: Partial<FlashSale> & { id: string; remaining: number }) => {
+      dispatch({ type: 'flashSaleRemaining', id: e.id, remaining: e.remaining });
+    });
+    hub.on('flashSaleEnded', (e: Partial<FlashSale> & { id: string }) => {
+      dispatch({ type: 'flashSaleEnded', id: e.id, status: e.status, remaining: e.remaining });
+    });
+    hub.on('sessionStatus', (e: { sessionId?: string; status: string; replayUrl?: string | null }) => {
+      if (!e.sessionId || e.sessionId === sessionId) {
+        dispatch({ type: 'status', status: e.status, replayUrl: e.replayUrl });
+        reloadSession();
+      }
+    });
+    hub.on('lowStock', (e: { productId: string; stock?: number; remaining?: number }) => {
+      const stock = e.stock ?? e.remaining;
+      if (typeof stock === 'number') dispatch({ type: 'lowStock', productId: e.productId, stock });
+    });
+    hub.on('purchaseSignal', (e: Record<string, unknown>) => onPurchase.current?.(e));
+
+    hub.onreconnecting(() => dispatch({ type: 'hub', status: 'reconnecting' }));
+    hub.onreconnected(() => {
+      join().catch(() => dispatch({ type: 'hub', status: 'offline' }));
+    });
+    hub.onclose(() => !stopped && dispatch({ type: 'hub', status: 'offline' }));
+
+    hub
+      .start()
+      .then(join)
+      .then(() => {
+        heartbeat = setInterval(() => {
+          hub.invoke('Heartbeat', sessionId).catch(() => undefined);
+        }, 15000);
+      })
+      .catch((e) => {
+        if (stopped) return;
+        dispatch({ type: 'hub', status: isHubMissing(e) ? 'unavailable' : 'offline' });
+      });
+
+    return () => {
+      stopped = true;
+      if (heartbeat) clearInterval(heartbeat);
+      hub.invoke('LeaveSession', sessionId).catch(() => undefined).finally(() => hub.stop());
+      hubRef.current = null;
+    };
+    // A new identity needs a new connection: the token travels when the connection starts.
+  }, [sessionId, user?.id]);
+
+  const sendChat = async (text: string) => {
+    const hub = hubRef.current;
+    if (!hub || state.hub !== 'connected') throw { code: 'DISCONNECTED', message: 'Chat is not connected right now; try again in a moment.' };
+    try {
+      await hub.invoke('SendChat', sessionId, text);
+    } catch (e) {
+      throw hubProblem(e);
+    }
+  };
+
+  return { ...state, sendChat, reloadSession, hubRef };
+}
