@@ -15,6 +15,4 @@ run feed      --backend both --concurrency 8  --seconds 10
 run fanout    --backend both --concurrency 8  --seconds 10
 run flash     --backend both --concurrency 64 --seconds 10
 run ingest    --seconds 40 --max-streams 6
-if grep -q '"chat"' bench/Pasar.Bench/Program.cs; then
-  run chat --viewers 5000,10000 --chatters 20 --seconds 20
-fi
+run chat --viewers 5000,10000 --chatters 50 --seconds 20

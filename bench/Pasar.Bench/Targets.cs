@@ -36,8 +36,6 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Demo:Seed"] = "false",
             ["Pasar:Rtmp:Port"] = "0",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
-            // Not the default 1935: another server (a developer's, a test's) may hold it on a shared machine.
-            ["Pasar:Rtmp:Port"] = LocalServers.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
         {
