@@ -13,7 +13,7 @@ namespace Pasar.Bench;
 /// </summary>
 public static class FlashScenario
 {
-    public static async Task<LoadResult> RunAsync(BenchTarget target, int concurrency, TimeSpan duration)
+    public static async Task<LoadResult> RunAsync(BenchTarget target, int concurrency, TimeSpan duration, int quantity = 100)
     {
         var minter = new JwtMinter(BenchTarget.SigningKey);
         using var http = DailyScenarios.Client(target, concurrency);
@@ -28,7 +28,7 @@ public static class FlashScenario
             return response.IsSuccessStatusCode ? JsonDocument.Parse(text).RootElement.Clone() : throw new InvalidOperationException($"{path}: {text}");
         }
 
-        var product = await PostAsync("/api/products", new { title = "Flash product", priceMinor = 10_000, currency = "SGD", stock = 100_000 });
+        var product = await PostAsync("/api/products", new { title = "Flash product", priceMinor = 10_000, currency = "SGD", stock = quantity + 1_000 });
         var session = await PostAsync("/api/live/sessions", new { title = "Flash bench" });
         var sessionId = session.GetProperty("id").GetString();
         await using (var c = await target.OpenDatabaseAsync())
@@ -72,16 +72,16 @@ public static class FlashScenario
         }
 
         await Task.Delay(1500); // the ticker closes the warm-up sale
-        var sale = await PostAsync($"/api/live/sessions/{sessionId}/flash-sales", new { productId = product.GetProperty("id").GetString(), salePriceMinor = 5_000, quantity = 100, durationSeconds = 3600, perUserLimit = 1 });
+        var sale = await PostAsync($"/api/live/sessions/{sessionId}/flash-sales", new { productId = product.GetProperty("id").GetString(), salePriceMinor = 5_000, quantity, durationSeconds = 3600, perUserLimit = 1 });
         saleId = sale.GetProperty("id").GetString()!;
-        var result = await DailyScenarios.MeasureAsync("flash-sale burst", target, concurrency, duration, Tap, warmUp: false);
+        var result = await DailyScenarios.MeasureAsync($"flash-sale burst, {quantity} units", target, concurrency, duration, Tap, warmUp: false);
 
         await using (var c = await target.OpenDatabaseAsync())
         {
             var orders = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE flash_sale_id = @saleId", new { saleId });
             var distinct = await c.ExecuteScalarAsync<long>("SELECT COUNT(DISTINCT buyer_id) FROM orders WHERE flash_sale_id = @saleId", new { saleId });
-            Console.WriteLine($"check on {target.Name}: {orders} orders from {distinct} buyers for 100 units (ok in the table: {result.Ok})");
-            if (orders != 100 || distinct != 100)
+            Console.WriteLine($"check on {target.Name}: {orders} orders from {distinct} buyers for {quantity} units (ok in the table: {result.Ok})");
+            if (orders > quantity || distinct != orders || orders != result.Ok)
             {
                 throw new InvalidOperationException($"Oversold or undersold: {orders} orders, {distinct} buyers.");
             }

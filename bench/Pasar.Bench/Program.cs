@@ -19,7 +19,7 @@ string Option(string name, string fallback)
 var backend = Option("backend", "both");
 var concurrency = int.Parse(Option("concurrency", "32"), System.Globalization.CultureInfo.InvariantCulture);
 var duration = TimeSpan.FromSeconds(double.Parse(Option("seconds", "15"), System.Globalization.CultureInfo.InvariantCulture));
-var backends = backend == "both" ? new[] { "embedded", "scaled" } : [backend];
+var backends = backend == "both" ? new[] { "embedded", "scaled" } : backend.Split(',', StringSplitOptions.RemoveEmptyEntries);
 if (scenario == "flash")
 {
     Console.WriteLine($"Pasar.Bench flash: {concurrency} concurrent clients, {duration.TotalSeconds} s per target");
@@ -31,7 +31,7 @@ if (scenario == "flash")
         {
             await using var flashTarget = await BenchTarget.StartAsync(b, new Dictionary<string, string?> { ["Pasar:FlashSales:Gate"] = gate },
                 gate == "Redis" ? "Lua gate" : "SQL only (floor)");
-            Console.WriteLine((await FlashScenario.RunAsync(flashTarget, concurrency, duration)).Row);
+            Console.WriteLine((await FlashScenario.RunAsync(flashTarget, concurrency, duration, int.Parse(Option("quantity", "100"), System.Globalization.CultureInfo.InvariantCulture))).Row);
         }
     }
 

@@ -54,6 +54,13 @@ public sealed class BenchTarget : IAsyncDisposable
             settings["Pasar:Redis:ConnectionString"] = redis.ConnectionString;
             name = "PostgreSQL 15 + Redis 7";
         }
+        else if (backend == "sqlite-redis")
+        {
+            // Isolates the hot store: the same SQLite as the embedded mode, with Redis 7 instead of Garnet.
+            redis = await RedisServer.StartAsync();
+            settings["Pasar:Redis:ConnectionString"] = redis.ConnectionString;
+            name = "SQLite + Redis 7";
+        }
         else
         {
             name = "SQLite + embedded Garnet";
