@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using Dapper;
-using Microsoft.Extensions.Options;
-using Pasar.Server.Platform;
 using Pasar.Server.Platform.Storage;
 using Pasar.Server.Tests.Infrastructure;
 using Pasar.Testing;
@@ -136,8 +134,7 @@ public sealed class WalletTests
         }
 
         await using var restarted = await ServerProcess.StartAsync(settings, port);
-        var options = new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(PasarOptions.Section).Get<PasarOptions>()!;
-        await using var db = new Database(Options.Create(options));
+        await using var db = PasarApp.DatabaseFor(settings);
         await Storm.AssertLedgerInvariantsAsync(db);
     }
 }

@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using Dapper;
-using Microsoft.Extensions.Options;
-using Pasar.Server.Platform;
-using Pasar.Server.Platform.Storage;
 using Pasar.Server.Tests.Infrastructure;
 using Pasar.Testing;
 
@@ -22,8 +19,7 @@ public sealed class FlashSaleCrashTests
         var dataDir = Path.Combine(Path.GetTempPath(), "pasar-flash-crash-" + Guid.NewGuid().ToString("N")[..8]);
         var settings = await PasarApp.SettingsForAsync(backend, dataDir);
         var port = LocalServers.FreePort();
-        var options = new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(PasarOptions.Section).Get<PasarOptions>()!;
-        await using var db = new Database(Options.Create(options));
+        await using var db = PasarApp.DatabaseFor(settings);
 
         string saleId, productId;
         var confirmed = new ConcurrentBag<string>();

@@ -111,6 +111,14 @@ public sealed class PasarApp : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// A direct handle on the database that <paramref name="settings"/> name, for a test that runs the server
+    /// as a process (and kills it) and then checks what SQL holds.
+    /// </summary>
+    public static Database DatabaseFor(IReadOnlyDictionary<string, string?> settings) =>
+        new(Microsoft.Extensions.Options.Options.Create(
+            new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(Pasar.Server.Platform.PasarOptions.Section).Get<Pasar.Server.Platform.PasarOptions>()!));
+
     /// <summary>Runs a query against this app's own database, for asserting what was (or was not) written.</summary>
     public async Task<T> ScalarAsync<T>(string sql, object? args = null)
     {

@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Dapper;
-using Microsoft.Extensions.Options;
-using Pasar.Server.Platform;
-using Pasar.Server.Platform.Storage;
 using Pasar.Server.Tests.Infrastructure;
 using Pasar.Testing;
 
@@ -61,7 +58,7 @@ public sealed class CrashRecoveryTests
         }
 
         await using var second = await ServerProcess.StartAsync(settings, port);
-        await using var db = new Database(Options.Create(Bind(settings)));
+        await using var db = PasarApp.DatabaseFor(settings);
         await using (var c = await db.OpenAsync(CancellationToken.None))
         {
             var orderIds = (await c.QueryAsync<string>("SELECT id FROM orders")).ToHashSet();
@@ -89,6 +86,4 @@ public sealed class CrashRecoveryTests
         }
     }
 
-    private static PasarOptions Bind(IReadOnlyDictionary<string, string?> settings) =>
-        new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(PasarOptions.Section).Get<PasarOptions>()!;
 }
