@@ -59,7 +59,18 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
     {
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var reply = (long)await store.Database.ScriptEvaluateAsync(TakeScript, Keys(saleId), [buyerId, quantity, perUserLimit]);
+            long reply;
+            try
+            {
+                reply = (long)await store.Database.ScriptEvaluateAsync(TakeScript, Keys(saleId), [buyerId, quantity, perUserLimit]);
+            }
+            catch (RedisException) when (attempt < 2)
+            {
+                // A transient error of the store (a timeout under load, a script cache reload): the script either
+                // ran whole or not at all, and running it again is what a client retry would do anyway.
+                continue;
+            }
+
             switch (reply)
             {
                 case -3:

@@ -74,19 +74,31 @@ public sealed class Database : IAsyncDisposable
 
         try
         {
-            await using var connection = await OpenAsync(ct);
-            await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-            var result = await work(connection, tx);
-            if (result is ITransactionOutcome { Commit: false })
+            for (var attempt = 1; ; attempt++)
             {
-                await tx.RollbackAsync(CancellationToken.None);
-            }
-            else
-            {
-                await tx.CommitAsync(CancellationToken.None);
-            }
+                try
+                {
+                    await using var connection = await OpenAsync(ct);
+                    await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+                    var result = await work(connection, tx);
+                    if (result is ITransactionOutcome { Commit: false })
+                    {
+                        await tx.RollbackAsync(CancellationToken.None);
+                    }
+                    else
+                    {
+                        await tx.CommitAsync(CancellationToken.None);
+                    }
 
-            return result;
+                    return result;
+                }
+                catch (SqliteException ex) when (ex.SqliteErrorCode is 5 or 6 && attempt < 3)
+                {
+                    // SQLITE_BUSY / SQLITE_LOCKED from a checkpoint or a reader's snapshot: the transaction rolled
+                    // back whole, so it is run again from the start.
+                    await Task.Delay(20 * attempt, ct);
+                }
+            }
         }
         finally
         {
