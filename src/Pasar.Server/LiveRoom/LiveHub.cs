@@ -44,9 +44,10 @@ internal sealed class LiveHub(
         var member = Member();
         var session = await sessions.FindAsync(sessionId, Context.ConnectionAborted) ?? throw new HubException($"{ChatErrors.SessionNotFound}: No such live session.");
         registry.Join(member, sessionId);
-        var (current, peak) = await presence.BeatAsync(sessionId, member.ViewerId);
-        if (peak == current)
+        var (current, peak, peakWasMissing) = await presence.BeatWithStateAsync(sessionId, member.ViewerId);
+        if (peakWasMissing)
         {
+            // Only when the hot store had no peak (a room's first viewer, or lost hot state) is SQL asked for one.
             await presence.RestorePeakAsync(sessionId, Context.ConnectionAborted);
             (current, peak) = await presence.CountAsync(sessionId);
         }

@@ -19,12 +19,15 @@ internal sealed class ViewerPresence(HotStore store, Database database, TimeProv
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
         redis.call('PEXPIRE', KEYS[1], 86400000)
         local current = redis.call('ZCARD', KEYS[1])
-        local peak = tonumber(redis.call('GET', KEYS[2]) or '0')
+        local stored = redis.call('GET', KEYS[2])
+        local missing = 0
+        if not stored then missing = 1 end
+        local peak = tonumber(stored or '0')
         if current > peak then
             redis.call('SET', KEYS[2], current, 'PX', 604800000)
             peak = current
         end
-        return {current, peak}
+        return {current, peak, missing}
         """;
 
     private const string RestorePeakScript = """
@@ -36,10 +39,18 @@ internal sealed class ViewerPresence(HotStore store, Database database, TimeProv
     /// <summary>Records a heartbeat (when <paramref name="viewerId"/> is given) and returns (current, peak).</summary>
     public async Task<(long Current, long Peak)> BeatAsync(string sessionId, string? viewerId)
     {
+        var (current, peak, _) = await BeatWithStateAsync(sessionId, viewerId);
+        return (current, peak);
+    }
+
+    /// <summary>As <see cref="BeatAsync"/>, and whether the hot store had no peak for the room before (first
+    /// viewer ever, or the hot state was lost: then the peak kept in SQL should be put back).</summary>
+    public async Task<(long Current, long Peak, bool PeakWasMissing)> BeatWithStateAsync(string sessionId, string? viewerId)
+    {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var reply = (RedisResult[])(await store.Database.ScriptEvaluateAsync(CountScript, Keys(sessionId),
             [now, (long)Window.TotalMilliseconds, viewerId ?? ""]))!;
-        return ((long)reply[0], (long)reply[1]);
+        return ((long)reply[0], (long)reply[1], (long)reply[2] == 1);
     }
 
     public Task<(long Current, long Peak)> CountAsync(string sessionId) => BeatAsync(sessionId, null);

@@ -118,4 +118,37 @@ public sealed class PinsAndPresenceTests
             await v.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task The_peak_survives_losing_the_hot_state()
+    {
+        await using var app = await PasarApp.StartAsync(Backend.Embedded);
+        using var seller = await app.ClientAsAsync("seller-1", "seller");
+        var sessionId = await ChatTests.CreateSessionAsync(seller);
+        var early = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => RoomClient.ConnectAsync(app, anonId: $"early-viewer-{i}")));
+        foreach (var v in early)
+        {
+            await v.JoinAsync(sessionId);
+        }
+
+        await PasarApp.EventuallyAsync(async () => await app.ScalarAsync<long?>("SELECT peak_viewers FROM live_room_stats WHERE session_id = @sessionId", new { sessionId }) == 3,
+            TimeSpan.FromSeconds(10), "the peak of 3 to be kept in SQL");
+        foreach (var v in early)
+        {
+            await v.DisposeAsync();
+        }
+
+        var store = app.Services.GetRequiredService<Pasar.Server.Platform.Redis.HotStore>();
+        var keys = new List<StackExchange.Redis.RedisKey>();
+        await foreach (var key in store.Connection.GetServers().First().KeysAsync(pattern: store.KeyPrefix + "*"))
+        {
+            keys.Add(key);
+        }
+
+        await store.Connection.GetDatabase().KeyDeleteAsync(keys.ToArray());
+        await using var late = await RoomClient.ConnectAsync(app, anonId: "late-viewer-1");
+        var snapshot = await late.JoinAsync(sessionId);
+        Assert.Equal(1, snapshot.GetProperty("viewers").GetProperty("current").GetInt64());
+        Assert.Equal(3, snapshot.GetProperty("viewers").GetProperty("peak").GetInt64());
+    }
 }
