@@ -45,7 +45,8 @@ async function newPage(viewport = desktop, { mobile = false } = {}) {
     hasTouch: mobile,
     permissions: ['clipboard-read', 'clipboard-write'],
   });
-  context.setDefaultTimeout(15000);
+  // Generous: on CI the browser, the server and the server test suite share two cores.
+  context.setDefaultTimeout(30000);
   const page = await context.newPage();
   page.on('pageerror', (e) => consoleErrors.push(`${e.message}`));
   page.on('console', (m) => {
@@ -106,7 +107,7 @@ async function screenshot(page, name) {
   step(`screenshots of ${name}`);
 }
 
-async function eventually(what, check, timeoutMs = 15000) {
+async function eventually(what, check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
