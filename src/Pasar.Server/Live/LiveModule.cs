@@ -34,6 +34,7 @@ public static class LiveModule
         builder.Services.AddSingleton<LiveSessionStore>();
         builder.Services.AddSingleton<TranscodeCapacity>();
         builder.Services.AddSingleton<RtmpEndpoint>();
+        builder.Services.AddSingleton<Platform.INonHttpListener>(sp => sp.GetRequiredService<RtmpEndpoint>());
         builder.Services.AddSingleton<LiveIngest>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveIngest>());
 

@@ -49,7 +49,10 @@ public sealed class RedisOptions
 
 public sealed class AuthOptions
 {
-    /// <summary>Issue tokens at <c>POST /api/dev/tokens</c>. Defaults to on in the embedded mode only.</summary>
+    /// <summary>
+    /// Issue tokens at <c>POST /api/dev/tokens</c>: <c>true</c> always (tests, demos), <c>false</c> never. Unset, only in
+    /// the embedded mode with the Development environment while bound to loopback only (SPEC §17).
+    /// </summary>
     public bool? DevTokens { get; set; }
     public string Issuer { get; set; } = "pasar";
     public string Audience { get; set; } = "pasar";
@@ -58,6 +61,24 @@ public sealed class AuthOptions
     public string? SigningKey { get; set; }
 
     public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>An OpenID Connect provider whose RS256/ES256 tokens (for <see cref="Audience"/>) are accepted besides the HS256 key.</summary>
+    public string? Authority { get; set; }
+
+    /// <summary>The web app's client id at <see cref="Authority"/> (authorization code with PKCE, a public client).</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>The scopes the web app asks the provider for.</summary>
+    public string Scope { get; set; } = "openid profile";
+
+    /// <summary>The claim of a provider's token that holds the role; a token without it is a buyer.</summary>
+    public string RoleClaim { get; set; } = "role";
+
+    public bool HasAuthority => !string.IsNullOrWhiteSpace(Authority);
+
+    /// <summary>Plain-HTTP metadata is accepted from a loopback authority only (a provider on the same machine, tests).</summary>
+    public bool AuthorityIsLoopback =>
+        Uri.TryCreate(Authority, UriKind.Absolute, out var uri) && uri.IsLoopback;
 }
 
 public sealed class RegionOptions
@@ -92,9 +113,27 @@ internal sealed class PasarOptionsValidator : IValidateOptions<PasarOptions>
             failures.Add($"Pasar:Region:TimeZone '{options.Region.TimeZone}' is not a known IANA time zone.");
         }
 
-        if (!options.IsEmbedded && string.IsNullOrWhiteSpace(options.Auth.SigningKey))
+        if (!options.IsEmbedded && string.IsNullOrWhiteSpace(options.Auth.SigningKey) && !options.Auth.HasAuthority)
         {
-            failures.Add("Pasar:Auth:SigningKey is required outside the embedded mode (PostgreSQL or an external Redis is configured).");
+            failures.Add("Pasar:Auth:SigningKey (or Pasar:Auth:Authority) is required outside the embedded mode (PostgreSQL or an external Redis is configured).");
+        }
+
+        if (options.Auth.HasAuthority)
+        {
+            if (!Uri.TryCreate(options.Auth.Authority, UriKind.Absolute, out var authority) || !(authority.Scheme == Uri.UriSchemeHttps || (authority.Scheme == Uri.UriSchemeHttp && authority.IsLoopback)))
+            {
+                failures.Add($"Pasar:Auth:Authority '{options.Auth.Authority}' must be an absolute https URL (http only on loopback).");
+            }
+
+            if (string.IsNullOrWhiteSpace(options.Auth.ClientId))
+            {
+                failures.Add("Pasar:Auth:ClientId is required when Pasar:Auth:Authority is set (the web app signs in with it).");
+            }
+
+            if (string.IsNullOrWhiteSpace(options.Auth.RoleClaim))
+            {
+                failures.Add("Pasar:Auth:RoleClaim must not be empty.");
+            }
         }
 
         if (!string.IsNullOrEmpty(options.Auth.SigningKey) && System.Text.Encoding.UTF8.GetByteCount(options.Auth.SigningKey) < 32)

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Pasar.Server.Platform.Http;
 
@@ -9,12 +10,31 @@ namespace Pasar.Server.Platform.Auth;
 
 public static partial class AuthModule
 {
+    /// <summary>The default scheme: it forwards each request to the scheme that can check its token.</summary>
+    public const string BearerScheme = JwtBearerDefaults.AuthenticationScheme;
+
+    /// <summary>Tokens signed with Pasar's own HS256 key (<c>Pasar:Auth:SigningKey</c>; dev tokens).</summary>
+    public const string KeyScheme = "PasarKey";
+
+    /// <summary>Tokens from the OpenID Connect provider at <c>Pasar:Auth:Authority</c>, checked against its JWKS.</summary>
+    public const string AuthorityScheme = "Authority";
+
     public static IHostApplicationBuilder AddPasarAuth(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<TokenKeys>();
         builder.Services.AddSingleton<UserDirectory>();
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
-        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+        builder.Services.AddSingleton<DevTokenPolicy>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DevTokenPolicy>());
+
+        // Two schemes behind one: a token's "alg" says which key can check it. Each scheme then checks the token
+        // fully with only its own keys and issuer, so the choice routes a token and never accepts one; and a
+        // provider that is down fails its own tokens, not the HS256 ones.
+        var hasAuthority = builder.Configuration.GetSection(PasarOptions.Section).Get<PasarOptions>()?.Auth.HasAuthority == true;
+        builder.Services.AddAuthentication(BearerScheme)
+            .AddPolicyScheme(BearerScheme, "Bearer token", o => o.ForwardDefaultSelector = ctx => hasAuthority && IsAsymmetric(BearerToken(ctx.Request)) ? AuthorityScheme : KeyScheme)
+            .AddJwtBearer(KeyScheme)
+            .AddJwtBearer(AuthorityScheme);
+        builder.Services.AddOptions<JwtBearerOptions>(KeyScheme)
             .Configure<TokenKeys>((o, keys) =>
             {
                 o.MapInboundClaims = false;
@@ -24,38 +44,41 @@ public static partial class AuthModule
                     ValidAudience = keys.Options.Audience,
                     IssuerSigningKey = keys.SigningKey,
                     ValidateIssuerSigningKey = true,
+                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     NameClaimType = "name",
                     RoleClaimType = "role",
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
-                o.Events = new JwtBearerEvents
+                o.Events = Events(roleClaim: "role", defaultRole: null);
+            });
+        builder.Services.AddOptions<JwtBearerOptions>(AuthorityScheme)
+            .Configure<IOptions<PasarOptions>>((o, pasar) =>
+            {
+                var auth = pasar.Value.Auth;
+                if (!auth.HasAuthority)
                 {
-                    // SignalR clients send the token in the query string on WebSocket upgrades.
-                    OnMessageReceived = ctx =>
-                    {
-                        var token = ctx.Request.Query["access_token"];
-                        if (!string.IsNullOrEmpty(token) && ctx.HttpContext.Request.Path.StartsWithSegments("/hubs", StringComparison.Ordinal))
-                        {
-                            ctx.Token = token;
-                        }
+                    return;
+                }
 
-                        return Task.CompletedTask;
-                    },
-                    OnTokenValidated = async ctx =>
-                    {
-                        var principal = ctx.Principal!;
-                        var id = principal.FindFirst("sub")?.Value;
-                        var role = principal.FindFirst("role")?.Value;
-                        if (string.IsNullOrWhiteSpace(id) || id.Length > 64 || role is null || !Roles.All.Contains(role))
-                        {
-                            ctx.Fail("The token needs a 'sub' of at most 64 characters and a 'role' of buyer, seller or admin.");
-                            return;
-                        }
-
-                        var users = ctx.HttpContext.RequestServices.GetRequiredService<UserDirectory>();
-                        await users.EnsureAsync(new UserRecord(id, principal.FindFirst("name")?.Value ?? id, role), ctx.HttpContext.RequestAborted);
-                    },
+                // The handler reads the discovery document and JWKS (and refreshes them when a key rotates);
+                // the issuer comes from discovery.
+                o.Authority = auth.Authority;
+                o.RequireHttpsMetadata = !auth.AuthorityIsLoopback;
+                o.MapInboundClaims = false;
+                o.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidAudience = auth.Audience,
+                    ValidAlgorithms =
+                    [
+                        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+                        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+                        SecurityAlgorithms.RsaSsaPssSha256,
+                    ],
+                    NameClaimType = "name",
+                    RoleClaimType = "role",
+                    ClockSkew = TimeSpan.FromSeconds(30),
                 };
+                o.Events = Events(auth.RoleClaim, defaultRole: Roles.Buyer);
             });
 
         builder.Services.AddAuthorizationBuilder()
@@ -66,26 +89,101 @@ public static partial class AuthModule
         return builder;
     }
 
+    private static JwtBearerEvents Events(string roleClaim, string? defaultRole) => new()
+    {
+        OnMessageReceived = ctx =>
+        {
+            ctx.Token = BearerToken(ctx.Request);
+            return Task.CompletedTask;
+        },
+        OnTokenValidated = async ctx =>
+        {
+            if (!TokenClaims.TryNormalize(ctx.Principal!, roleClaim, defaultRole, ctx.Scheme.Name, out var principal, out var user, out var failure))
+            {
+                ctx.Fail(failure!);
+                return;
+            }
+
+            ctx.Principal = principal;
+            var users = ctx.HttpContext.RequestServices.GetRequiredService<UserDirectory>();
+            await users.EnsureAsync(user, ctx.HttpContext.RequestAborted);
+        },
+    };
+
+    /// <summary>The bearer token of a request: the Authorization header, or, on a hub's WebSocket upgrade, the query string.</summary>
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header["Bearer ".Length..].Trim();
+        }
+
+        // SignalR clients send the token in the query string on WebSocket upgrades.
+        var token = request.Query["access_token"].ToString();
+        return !string.IsNullOrEmpty(token) && request.Path.StartsWithSegments("/hubs", StringComparison.Ordinal) ? token : null;
+    }
+
+    private static bool IsAsymmetric(string? token)
+    {
+        if (token is null || !Handler.CanReadToken(token))
+        {
+            return false;
+        }
+
+        try
+        {
+            var alg = Handler.ReadJsonWebToken(token).Alg;
+            return alg is not null && !alg.StartsWith("HS", StringComparison.OrdinalIgnoreCase) && !string.Equals(alg, "none", StringComparison.OrdinalIgnoreCase);
+        }
+        catch (SecurityTokenMalformedException)
+        {
+            return false;
+        }
+    }
+
+    private static readonly JsonWebTokenHandler Handler = new();
+
     public static IEndpointRouteBuilder MapPasarAuth(this IEndpointRouteBuilder app)
     {
-        var options = app.ServiceProvider.GetRequiredService<IOptions<PasarOptions>>().Value;
-        if (options.Auth.DevTokens ?? options.IsEmbedded)
+        var policy = app.ServiceProvider.GetRequiredService<DevTokenPolicy>();
+        if (policy.Mapped)
         {
             app.MapPost("/api/dev/tokens", IssueDevToken)
                 .WithTags("Dev")
-                .WithSummary("Issue a token for a demo or test user (embedded mode only)")
+                .WithSummary("Issue a token for a demo or test user (only while dev tokens are on)")
                 .AllowAnonymous();
         }
 
+        app.MapGet("/api/auth/config", Config)
+            .WithTags("Auth")
+            .WithSummary("How the web app signs in: dev tokens, or the OpenID Connect provider and client id")
+            .AllowAnonymous();
         return app;
+    }
+
+    public sealed record AuthConfig(bool DevTokens, string? Authority, string? ClientId, string? Scope, string RoleClaim);
+
+    internal static Ok<AuthConfig> Config(HttpContext context, DevTokenPolicy devTokens, IOptions<PasarOptions> options)
+    {
+        var auth = options.Value.Auth;
+        return TypedResults.Ok(auth.HasAuthority
+            ? new AuthConfig(devTokens.Allows(context), auth.Authority!.TrimEnd('/'), auth.ClientId, auth.Scope, auth.RoleClaim)
+            : new AuthConfig(devTokens.Allows(context), null, null, null, auth.RoleClaim));
     }
 
     public sealed record DevTokenRequest(string? UserId, string? Role, string? Name);
 
     public sealed record DevTokenResponse(string Token);
 
-    internal static Results<Ok<DevTokenResponse>, ValidationProblem> IssueDevToken(DevTokenRequest body, TokenKeys keys)
+    internal static Results<Ok<DevTokenResponse>, ValidationProblem, ProblemHttpResult> IssueDevToken(DevTokenRequest body, TokenKeys keys, DevTokenPolicy policy, HttpContext context)
     {
+        if (!policy.Allows(context))
+        {
+            // The same answer as a route that is not mapped, so a probe learns nothing.
+            return ApiProblem.NotFound("NOT_FOUND", "Resource");
+        }
+
         var v = new RequestValidator();
         v.Text("userId", body.UserId, 1, 64);
         if (body.UserId is not null && !UserIdPattern().IsMatch(body.UserId))

@@ -28,7 +28,14 @@ public sealed class TokenKeys
                 var fresh = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
                 try
                 {
-                    using var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
+                    // Created readable by its owner only: whoever reads it can sign any token, admin included.
+                    var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                    if (!OperatingSystem.IsWindows())
+                    {
+                        create.UnixCreateMode = OwnerOnly;
+                    }
+
+                    using var stream = new FileStream(file, create);
                     stream.Write(Encoding.UTF8.GetBytes(fresh));
                 }
                 catch (IOException) when (File.Exists(file))
@@ -36,12 +43,20 @@ public sealed class TokenKeys
                     // Another node of the same data directory wrote it first; use theirs.
                 }
             }
+            else if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(file) & ~OwnerOnly) != 0)
+            {
+                // A key written by an older version was readable by everyone on the machine.
+                File.SetUnixFileMode(file, OwnerOnly);
+            }
 
             key = File.ReadAllText(file).Trim();
         }
 
         SigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key));
     }
+
+    /// <summary>The mode of the key file: read and write for its owner, nothing for anyone else (0600).</summary>
+    public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     public AuthOptions Options { get; }
 

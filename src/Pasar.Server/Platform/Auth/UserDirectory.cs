@@ -8,7 +8,10 @@ public sealed record UserRecord(string Id, string Name, string Role);
 
 /// <summary>
 /// Records each user the first time a valid token is seen for them (and again when the token's name or
-/// role changes), so that, for example, a seller exists for followers once it has signed in.
+/// role changes), so that, for example, a seller exists for followers once it has signed in. A recorded seller
+/// stays a seller whatever role a later token carries (ADR 0008): the directory says who has a shop, and a buyer
+/// or admin token for the same <c>sub</c> must not make that shop, its followers and its profile vanish.
+/// What a request may do is always decided by its own token's role, never by this table.
 /// </summary>
 public sealed class UserDirectory(Database database, TimeProvider time)
 {
@@ -25,7 +28,8 @@ public sealed class UserDirectory(Database database, TimeProvider time)
             await c.ExecuteAsync(new CommandDefinition(
                 """
                 INSERT INTO users (id, name, role, created_at) VALUES (@Id, @Name, @Role, @now)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                    role = CASE WHEN users.role = 'seller' THEN users.role ELSE excluded.role END
                 """,
                 new { user.Id, user.Name, user.Role, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: ct)), ct);
         _seen[user.Id] = user;
