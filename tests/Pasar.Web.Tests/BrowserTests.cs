@@ -1,8 +1,29 @@
+using Pasar.Testing;
+
 namespace Pasar.Web.Tests;
 
 /// <summary>The must-show scenarios of the web app (issue 8), each in Chromium against its own server.</summary>
 public sealed class BrowserTests
 {
+    [Fact]
+    public async Task With_a_sign_in_provider_the_web_app_signs_in_with_the_code_flow_and_PKCE()
+    {
+        BrowserScenario.RequireTools();
+        await using var provider = await TestOidcProvider.StartAsync(ct: TestContext.Current.CancellationToken);
+        provider.NextUser = ("idp-buyer-sari", "Sari Wijaya", null);
+        await using var server = await WebServer.StartAsync(s =>
+        {
+            s["Pasar:Auth:DevTokens"] = "false";
+            s["Pasar:Auth:Authority"] = provider.Authority;
+            s["Pasar:Auth:ClientId"] = provider.ClientId;
+        });
+
+        var output = await BrowserScenario.RunAsync(server, "oidc");
+
+        Assert.Contains("signed in as Sari Wijaya through the provider", output, StringComparison.Ordinal);
+        Assert.Equal(0, provider.RefusedVerifiers);
+    }
+
     [Fact]
     public async Task A_buyer_checks_in_and_shakes_and_the_fourth_shake_hits_the_daily_limit()
     {

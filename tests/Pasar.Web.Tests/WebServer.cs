@@ -31,7 +31,7 @@ public sealed class WebServer : IAsyncDisposable
 
     public int RtmpPort => Services.GetRequiredService<RtmpEndpoint>().Port;
 
-    public static async Task<WebServer> StartAsync()
+    public static async Task<WebServer> StartAsync(Action<Dictionary<string, string?>>? configure = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "pasar-web-" + Guid.NewGuid().ToString("N")[..10]);
         var settings = new Dictionary<string, string?>
@@ -45,6 +45,7 @@ public sealed class WebServer : IAsyncDisposable
             ["Pasar:Web:Root"] = Repo.WebDist,
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        configure?.Invoke(settings);
         var app = PasarHost.Build(["--urls=http://127.0.0.1:0", "--environment=Testing"],
             builder => builder.Configuration.AddInMemoryCollection(settings));
         await app.StartAsync(TestContext.Current.CancellationToken);

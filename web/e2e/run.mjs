@@ -1,5 +1,5 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: coins, social, chat, flash, video)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, video)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -49,6 +49,7 @@ async function newPage(viewport = desktop, { mobile = false } = {}) {
   context.setDefaultTimeout(30000);
   const page = await context.newPage();
   page.on('pageerror', (e) => consoleErrors.push(`${e.message}`));
+  if (process.env.E2E_DEBUG) page.on('console', (m) => console.log(`console.${m.type()}: ${m.text()}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !/Failed to load resource|status of 40[149]|negotiat|WebSocket|Content Security Policy/i.test(m.text())) consoleErrors.push(m.text());
   });
@@ -145,6 +146,27 @@ function publish(rtmpUrl, key, size = '854x480') {
 // ---------------------------------------------------------------------------------------------------------
 
 const scenarios = {
+  /** With a sign-in provider configured and dev tokens off: no demo sign-in; the provider's code flow with PKCE signs in. */
+  async oidc() {
+    const page = await newPage(desktop);
+    await page.goto('/me');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).first().click();
+    const provider = page.getByTestId('signin-provider');
+    await provider.waitFor();
+    if ((await page.locator('button[data-user]').count()) !== 0) throw new Error('the demo sign-in shows while dev tokens are off');
+    step('the sign-in dialog offers the provider and no demo users');
+    await provider.click();
+    const failed = page.locator('main [role="alert"]');
+    await Promise.race([page.getByTestId('signed-in-as').waitFor({ state: 'attached' }), failed.waitFor().then(async () => {
+      throw new Error(`the sign-in failed: ${await failed.textContent()}`);
+    })]);
+    const who = (await page.getByTestId('signed-in-as').textContent()).trim();
+    if (new URL(page.url()).pathname !== '/me') throw new Error(`back at ${page.url()}, not /me`);
+    await page.getByRole('heading', { name: `Hi, ${who}` }).waitFor();
+    await eventually('the balance from the API', async () => (await page.getByTestId('balance').textContent()) !== '…');
+    step(`signed in as ${who} through the provider, back on /me, and the API answers with the provider's token`);
+  },
+
   /** A buyer checks in and shakes; the balance and history update; the 4th shake shows the daily limit. */
   async coins() {
     const page = await newPage(phone, { mobile: true });
@@ -440,6 +462,7 @@ if (!run) {
     console.log(`PASS ${scenario}`);
   } catch (e) {
     console.log(`FAIL ${scenario}: ${e.stack ?? e}`);
+    if (consoleErrors.length) console.log(`browser console: ${consoleErrors.join(' | ')}`);
     exitCode = 1;
   }
 }

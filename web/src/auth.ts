@@ -1,5 +1,5 @@
-// Who is signed in. Pasar keeps no passwords: in the embedded mode a demo sign-in asks the server for a
-// dev token; in production the platform's own identity provider issues the JWT.
+// Who is signed in. Pasar keeps no passwords: while dev tokens are on, a demo sign-in asks the server for a
+// dev token; in production the platform's own identity provider issues the JWT (oidc.ts).
 
 import { useEffect, useState } from 'preact/hooks';
 
@@ -105,4 +105,29 @@ export function openSignIn(): void {
 export function onOpenSignIn(listener: () => void): () => void {
   signInListeners.add(listener);
   return () => signInListeners.delete(listener);
+}
+
+/** How this server signs people in (GET /api/auth/config): demo dev tokens, a provider, or both. */
+export interface AuthConfig {
+  devTokens: boolean;
+  authority: string | null;
+  clientId: string | null;
+  scope: string | null;
+  roleClaim: string;
+}
+
+let config: Promise<AuthConfig> | null = null;
+
+/** The sign-in settings, asked once per page load; a failure is asked again next time. */
+export function authConfig(): Promise<AuthConfig> {
+  config ??= fetch('/api/auth/config', { headers: { accept: 'application/json' } })
+    .then((r) => {
+      if (!r.ok) throw new Error(`The server answered ${r.status}.`);
+      return r.json() as Promise<AuthConfig>;
+    })
+    .catch((e: unknown) => {
+      config = null;
+      throw e;
+    });
+  return config;
 }

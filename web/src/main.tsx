@@ -1,8 +1,8 @@
 import { render, type ComponentType } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, errorText, post } from './api';
-import { demoUsers, onOpenSignIn, openSignIn, session, useUser, type User } from './auth';
-import { interceptLinks, useLocation } from './router';
+import { authConfig, demoUsers, onOpenSignIn, openSignIn, session, useUser, type AuthConfig, type User } from './auth';
+import { interceptLinks, navigate, useLocation } from './router';
 import { Toasts } from './ui';
 import './styles.css';
 
@@ -16,7 +16,7 @@ const pages = {
   studio: () => import('./pages/Studio'),
 };
 
-type PageName = keyof typeof pages | 'notFound';
+type PageName = keyof typeof pages | 'notFound' | 'signIn';
 
 function route(path: string): { page: PageName; id?: string } {
   if (path === '/' || path === '') return { page: 'home' };
@@ -26,6 +26,7 @@ function route(path: string): { page: PageName; id?: string } {
   if (m) return { page: 'product', id: decodeURIComponent(m[1]) };
   if (/^\/me\/?$/.test(path)) return { page: 'me' };
   if (/^\/studio\/?$/.test(path)) return { page: 'studio' };
+  if (path === '/auth/callback') return { page: 'signIn' };
   return { page: 'notFound' };
 }
 
@@ -33,10 +34,12 @@ function SignInDialog() {
   const dialog = useRef<HTMLDialogElement>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [config, setConfig] = useState<AuthConfig | null>(null);
   useEffect(() => {
     const l = () => {
       setError(null);
       dialog.current?.showModal();
+      authConfig().then(setConfig, (e) => setError(errorText(e)));
     };
     return onOpenSignIn(l);
   }, []);
@@ -49,37 +52,63 @@ function SignInDialog() {
       session.signIn({ ...u, token });
       dialog.current?.close();
     } catch (e) {
-      setError(
-        e instanceof ApiError && e.status === 404
-          ? 'Demo sign-in is off on this server (it is on only in the embedded mode). Sign in through your platform instead.'
-          : errorText(e),
-      );
+      setError(e instanceof ApiError && e.status === 404 ? 'Demo sign-in is off on this server. Sign in with your account instead.' : errorText(e));
     } finally {
       setBusy(null);
     }
   }
 
+  async function provider(c: AuthConfig) {
+    setBusy('provider');
+    setError(null);
+    try {
+      await (await import('./oidc')).beginSignIn(c);
+    } catch (e) {
+      setError(errorText(e));
+      setBusy(null);
+    }
+  }
+
+  const providerHost = config?.authority ? new URL(config.authority).host : null;
   return (
     <dialog ref={dialog} class="signin" aria-labelledby="signin-title">
       <form method="dialog" class="signin-body">
         <h2 id="signin-title">Sign in to Pasar</h2>
-        <p class="muted">Demo mode: pick a person to be. Buyers shop, chat and play; sellers go live from the studio.</p>
-        <ul class="signin-list">
-          {demoUsers.map((u) => (
-            <li key={u.id}>
-              <button type="button" class="signin-user" data-user={u.id} disabled={busy !== null} onClick={() => pick(u)}>
-                <span class="avatar" aria-hidden="true">
-                  {u.name.slice(0, 1)}
-                </span>
-                <span>
-                  <strong>{u.name}</strong>
-                  <span class="muted small"> · {u.role}</span>
-                </span>
-                {busy === u.id && <span class="muted small">signing in…</span>}
-              </button>
-            </li>
-          ))}
-        </ul>
+        {!config && !error && (
+          <p class="muted" role="status">
+            Loading…
+          </p>
+        )}
+        {config?.authority && (
+          <p>
+            <button type="button" data-testid="signin-provider" disabled={busy !== null} onClick={() => provider(config)}>
+              Sign in with your account
+            </button>
+            <span class="muted small"> · {providerHost}</span>
+          </p>
+        )}
+        {config?.devTokens && (
+          <>
+            <p class="muted">Demo mode: pick a person to be. Buyers shop, chat and play; sellers go live from the studio.</p>
+            <ul class="signin-list">
+              {demoUsers.map((u) => (
+                <li key={u.id}>
+                  <button type="button" class="signin-user" data-user={u.id} disabled={busy !== null} onClick={() => pick(u)}>
+                    <span class="avatar" aria-hidden="true">
+                      {u.name.slice(0, 1)}
+                    </span>
+                    <span>
+                      <strong>{u.name}</strong>
+                      <span class="muted small"> · {u.role}</span>
+                    </span>
+                    {busy === u.id && <span class="muted small">signing in…</span>}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+        {config && !config.devTokens && !config.authority && <p class="muted">This server has no sign-in configured: tokens come from your platform.</p>}
         {error && (
           <p class="error" role="alert">
             {error}
@@ -92,6 +121,29 @@ function SignInDialog() {
         </div>
       </form>
     </dialog>
+  );
+}
+
+/** Back from the provider's sign-in page: finish the sign-in, then show the page it started from. */
+function SignInCallback() {
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    Promise.all([authConfig(), import('./oidc')])
+      .then(([config, oidc]) => oidc.completeSignIn(config))
+      .then((to) => navigate(to, true), (e) => setError(errorText(e)));
+  }, []);
+  return (
+    <main id="main" class="page narrow">
+      {error ? (
+        <p class="error" role="alert">
+          {error} <a href="/">Go to the home page</a>.
+        </p>
+      ) : (
+        <p class="muted" role="status">
+          Signing in…
+        </p>
+      )}
+    </main>
   );
 }
 
@@ -156,7 +208,7 @@ function App() {
   const [loadError, setLoadError] = useState<unknown>(null);
 
   useEffect(() => {
-    if (r.page === 'notFound') return;
+    if (r.page === 'notFound' || r.page === 'signIn') return;
     let live = true;
     pages[r.page]().then(
       (m) => live && setLoaded({ name: r.page, Page: m.default as ComponentType<{ id?: string }> }),
@@ -168,12 +220,13 @@ function App() {
   }, [r.page]);
 
   useEffect(() => {
-    const titles: Record<PageName, string> = { home: 'Pasar', live: 'Live · Pasar', product: 'Product · Pasar', me: 'Me · Pasar', studio: 'Studio · Pasar', notFound: 'Not found · Pasar' };
+    const titles: Record<PageName, string> = { home: 'Pasar', live: 'Live · Pasar', product: 'Product · Pasar', me: 'Me · Pasar', studio: 'Studio · Pasar', notFound: 'Not found · Pasar', signIn: 'Signing in · Pasar' };
     document.title = titles[r.page];
   }, [r.page]);
 
   let body;
   if (r.page === 'notFound') body = <NotFound />;
+  else if (r.page === 'signIn') body = <SignInCallback />;
   else if (loadError) body = <main id="main" class="page"><p class="error" role="alert">This page could not load: {errorText(loadError)}. Reload to try again.</p></main>;
   else if (!loaded || loaded.name !== r.page) body = <main id="main" class="page"><p class="muted" role="status">Loading…</p></main>;
   else body = <loaded.Page key={`${r.page}:${r.id ?? ''}`} id={r.id} />;

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Pasar.Server.Platform;
 
 namespace Pasar.Server.Web;
 
@@ -21,15 +22,18 @@ public sealed class WebOptions
 public static class WebModule
 {
     /// <summary>The pages of the app (SPEC §9); each answers with the same index.html and the app routes in the browser.</summary>
-    public static readonly string[] Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio"];
+    public static readonly string[] Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
 
     private const string AssetsPrefix = "/assets/";
 
     // The app loads only its own scripts; media and workers may be blob: URLs (hls.js), images may come from
     // product image hosts. Chat and product text are rendered as text, and this is the second line of defence.
-    private const string ContentSecurityPolicy =
+    // The sign-in provider (Pasar:Auth:Authority), when there is one, is the only other origin the app may call:
+    // it reads the provider's discovery document and trades the sign-in code at its token endpoint.
+    private static string ContentSecurityPolicy(string? authority) =>
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data: blob:; media-src 'self' blob:; " +
-        "worker-src 'self' blob:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'";
+        $"worker-src 'self' blob:; connect-src 'self' ws: wss:{(Uri.TryCreate(authority, UriKind.Absolute, out var a) ? " " + a.GetLeftPart(UriPartial.Authority) : "")}; " +
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'";
 
     public static IHostApplicationBuilder AddWeb(this IHostApplicationBuilder builder)
     {
@@ -62,7 +66,7 @@ public static class WebModule
 
         foreach (var page in Pages)
         {
-            app.MapGet(page, (HttpContext context, WebAppFiles web) => ServeIndex(context, web))
+            app.MapGet(page, (HttpContext context, WebAppFiles web, IOptions<PasarOptions> options) => ServeIndex(context, web, options.Value.Auth.Authority))
                 .AllowAnonymous()
                 .ExcludeFromDescription();
         }
@@ -70,11 +74,11 @@ public static class WebModule
         return app;
     }
 
-    private static IResult ServeIndex(HttpContext context, WebAppFiles web)
+    private static IResult ServeIndex(HttpContext context, WebAppFiles web, string? authority)
     {
         var headers = context.Response.Headers;
         headers.CacheControl = "no-cache";
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        headers.ContentSecurityPolicy = ContentSecurityPolicy(authority);
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
         return web.IndexFile is { } index

@@ -29,9 +29,9 @@ public static partial class AuthModule
         // Two schemes behind one: a token's "alg" says which key can check it. Each scheme then checks the token
         // fully with only its own keys and issuer, so the choice routes a token and never accepts one; and a
         // provider that is down fails its own tokens, not the HS256 ones.
-        var hasAuthority = builder.Configuration.GetSection(PasarOptions.Section).Get<PasarOptions>()?.Auth.HasAuthority == true;
         builder.Services.AddAuthentication(BearerScheme)
-            .AddPolicyScheme(BearerScheme, "Bearer token", o => o.ForwardDefaultSelector = ctx => hasAuthority && IsAsymmetric(BearerToken(ctx.Request)) ? AuthorityScheme : KeyScheme)
+            .AddPolicyScheme(BearerScheme, "Bearer token", o => o.ForwardDefaultSelector = ctx =>
+                ctx.RequestServices.GetRequiredService<IOptions<PasarOptions>>().Value.Auth.HasAuthority && IsAsymmetric(BearerToken(ctx.Request)) ? AuthorityScheme : KeyScheme)
             .AddJwtBearer(KeyScheme)
             .AddJwtBearer(AuthorityScheme);
         builder.Services.AddOptions<JwtBearerOptions>(KeyScheme)
