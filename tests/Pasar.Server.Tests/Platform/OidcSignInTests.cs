@@ -104,6 +104,43 @@ public sealed class OidcSignInTests
         Assert.Equal("openid profile", config.GetProperty("scope").GetString());
     }
 
+    [Fact]
+    public async Task The_code_flow_gives_a_token_Pasar_accepts_only_with_the_PKCE_verifier_of_its_challenge()
+    {
+        await using var provider = await TestOidcProvider.StartAsync(ct: TestContext.Current.CancellationToken);
+        await using var app = await StartAsync(Backend.Embedded, provider);
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        var redirect = new Uri(app.BaseAddress, "/auth/callback").ToString();
+
+        async Task<HttpResponseMessage> Exchange(string verifierSent, string verifierUsed)
+        {
+            var challenge = TestOidcProvider.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifierSent)));
+            var authorize = await browser.GetAsync(
+                $"{provider.Authority}/authorize?response_type=code&client_id={provider.ClientId}&redirect_uri={Uri.EscapeDataString(redirect)}&scope=openid&state=s1&code_challenge={challenge}&code_challenge_method=S256",
+                TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Redirect, authorize.StatusCode);
+            var code = System.Web.HttpUtility.ParseQueryString(authorize.Headers.Location!.Query)["code"]!;
+            return await browser.PostAsync($"{provider.Authority}/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code",
+                ["code"] = code,
+                ["redirect_uri"] = redirect,
+                ["client_id"] = provider.ClientId,
+                ["code_verifier"] = verifierUsed,
+            }), TestContext.Current.CancellationToken);
+        }
+
+        var stolen = await Exchange("the-verifier-of-this-browser-0123456789abcdef", "a-guessed-verifier-0123456789abcdef0123456789");
+        var own = await Exchange("the-verifier-of-this-browser-0123456789abcdef", "the-verifier-of-this-browser-0123456789abcdef");
+
+        Assert.Equal(HttpStatusCode.BadRequest, stolen.StatusCode);
+        Assert.Equal(1, provider.RefusedVerifiers);
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        var token = (await own.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("access_token").GetString()!;
+        using var client = Client(app, token);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/me/orders", TestContext.Current.CancellationToken)).StatusCode);
+    }
+
     [Theory]
     [InlineData("http://idp.example.com")]
     [InlineData("not a url")]
