@@ -28,6 +28,8 @@ public static class HttpModule
             ctx.ProblemDetails.Extensions.TryAdd("traceId", ctx.HttpContext.TraceIdentifier);
         });
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        builder.AddHttpEdge();
+        builder.AddPasarRateLimits();
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o =>
         {
             o.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
@@ -38,6 +40,14 @@ public static class HttpModule
 
     public static WebApplication UsePasarHttp(this WebApplication app)
     {
+        // First, so that everything after sees the client's address and scheme, not the proxy's.
+        app.UseHttpEdge();
+        app.Use((context, next) =>
+        {
+            // No response of Pasar is meant to be sniffed into another type (JSON as HTML, an upload as script).
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(context);
+        });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         return app;
