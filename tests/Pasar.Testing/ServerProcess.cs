@@ -54,7 +54,14 @@ public sealed class ServerProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string?> settings, Uri baseAddress, IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment)
     {
         var dll = ServerAssemblyPath();
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Started in its own folder, as a deployment runs it, so that its appsettings.json is read.
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
         psi.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
