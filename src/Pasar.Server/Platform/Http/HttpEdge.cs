@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
-using IPNetwork = System.Net.IPNetwork;
 using Microsoft.Extensions.Options;
+using IPNetwork = System.Net.IPNetwork;
 
 namespace Pasar.Server.Platform.Http;
 

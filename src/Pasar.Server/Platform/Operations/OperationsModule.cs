@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using System.Net;
-using Microsoft.Extensions.Options;
-using IPNetwork = System.Net.IPNetwork;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Pasar.Server.Platform.Http;
 using Pasar.Server.Platform.Redis;
 using Pasar.Server.Platform.Storage;
 using Scalar.AspNetCore;
+using IPNetwork = System.Net.IPNetwork;
 
 namespace Pasar.Server.Platform.Operations;
 
