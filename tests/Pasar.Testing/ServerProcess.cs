@@ -39,20 +39,54 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, int port)
+    public static Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, int port) =>
+        StartAsync(settings, new Uri($"http://127.0.0.1:{port}"), [$"--urls=http://127.0.0.1:{port}"], new Dictionary<string, string?>());
+
+    /// <summary>
+    /// Starts the server with no <c>--urls</c>, so that only <paramref name="environment"/> (for example
+    /// <c>ASPNETCORE_URLS</c> or <c>ASPNETCORE_HTTP_PORTS</c>) says where it listens; it is probed at <paramref name="baseAddress"/>.
+    /// </summary>
+    public static Task<ServerProcess> StartWithEnvironmentAsync(
+        IReadOnlyDictionary<string, string?> settings, Uri baseAddress, IReadOnlyDictionary<string, string?> environment) =>
+        StartAsync(settings, baseAddress, [], environment);
+
+    private static async Task<ServerProcess> StartAsync(
+        IReadOnlyDictionary<string, string?> settings, Uri baseAddress, IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment)
     {
         var dll = ServerAssemblyPath();
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Started in its own folder, as a deployment runs it, so that its appsettings.json is read.
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
         psi.ArgumentList.Add(dll);
-        psi.ArgumentList.Add($"--urls=http://127.0.0.1:{port}");
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        // The address comes from the arguments or from the test's own environment, never from the runner's.
+        foreach (var inherited in new[] { "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "DOTNET_URLS" })
+        {
+            psi.Environment.Remove(inherited);
+        }
+
         foreach (var (key, value) in settings)
         {
             psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
+        foreach (var (key, value) in environment)
+        {
+            psi.Environment[key] = value;
+        }
+
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(psi)!;
-        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        var server = new ServerProcess(process, baseAddress);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();

@@ -19,6 +19,9 @@ public sealed class RtmpEndpoint : INonHttpListener
 
     public int ConfiguredPort { get; internal set; }
 
+    /// <summary>The address and port Kestrel bound for RTMP, once it has.</summary>
+    public IPEndPoint? BoundEndPoint => _listen?.EndPoint as IPEndPoint;
+
     internal void Bound(ListenOptions listen) => _listen = listen;
 
     /// <summary>The publish URL for a client that reached the API at <paramref name="host"/>.</summary>

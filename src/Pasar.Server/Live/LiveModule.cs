@@ -15,6 +15,7 @@ public static class LiveModule
         builder.Services.AddSingleton<IValidateOptions<LiveOptions>, LiveOptionsValidator>();
         builder.Services.AddOptions<RtmpListenOptions>().BindConfiguration(RtmpListenOptions.Section)
             .Validate(o => o.Port is >= 0 and <= 65535, "Pasar:Rtmp:Port must be between 0 and 65535.")
+            .Validate(o => IPAddress.TryParse(o.Address, out _), "Pasar:Rtmp:Address must be an IP address such as 0.0.0.0, 127.0.0.1 or ::.")
             .ValidateOnStart();
         builder.Services.AddOptions<RtmpServerOptions>().BindConfiguration(RtmpListenOptions.Section)
             .Validate(o =>
@@ -39,12 +40,13 @@ public static class LiveModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveIngest>());
 
         // RTMP shares Kestrel with HTTP. An endpoint added in code makes Kestrel ignore the configured URLs, so the
-        // HTTP endpoints are bound here from the same settings (--urls, ASPNETCORE_URLS, Urls), HTTP first.
+        // HTTP endpoints are bound here from the same settings (--urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS),
+        // HTTP first; Kestrel:Endpoints, when present, Kestrel binds itself beside the code endpoints.
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IConfiguration, IOptions<RtmpListenOptions>, RtmpEndpoint>((kestrel, configuration, rtmp, endpoint) =>
         {
             KestrelUrls.ListenOnConfiguredUrls(kestrel, configuration);
             endpoint.ConfiguredPort = rtmp.Value.Port;
-            kestrel.Listen(IPAddress.Any, rtmp.Value.Port, listen =>
+            kestrel.Listen(rtmp.Value.ParsedAddress, rtmp.Value.Port, listen =>
             {
                 listen.UseConnectionHandler<RtmpIngestConnectionHandler>();
                 endpoint.Bound(listen);
@@ -64,18 +66,35 @@ public static class LiveModule
 /// <summary>Binds Kestrel's HTTP endpoints from the URL settings, as Kestrel would when no endpoint is added in code.</summary>
 internal static class KestrelUrls
 {
-    public static void ListenOnConfiguredUrls(KestrelServerOptions kestrel, IConfiguration configuration)
+    /// <summary>Where Pasar listens when no setting says otherwise (SPEC §17): this machine only.</summary>
+    public const string DefaultUrl = "http://localhost:5080";
+
+    /// <summary>
+    /// The URLs to bind, by ASP.NET Core's own precedence: <c>urls</c> (<c>--urls</c>, <c>ASPNETCORE_URLS</c>),
+    /// then <c>http_ports</c>/<c>https_ports</c> (<c>ASPNETCORE_HTTP_PORTS</c>, as container images set), then the
+    /// default. Empty when <c>Kestrel:Endpoints</c> is configured: Kestrel binds those itself and ignores URLs.
+    /// </summary>
+    public static IReadOnlyList<string> Resolve(IConfiguration configuration)
     {
-        var urls = configuration["urls"];
-        if (string.IsNullOrWhiteSpace(urls))
+        if (configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
         {
-            var ports = configuration["http_ports"];
-            urls = string.IsNullOrWhiteSpace(ports)
-                ? "http://localhost:5000"
-                : string.Join(';', ports.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => $"http://*:{p}"));
+            return [];
         }
 
-        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        if (configuration["urls"] is { } urls && !string.IsNullOrWhiteSpace(urls))
+        {
+            return Split(urls);
+        }
+
+        var ports = Split(configuration["http_ports"]).Select(p => $"http://*:{p}")
+            .Concat(Split(configuration["https_ports"]).Select(p => $"https://*:{p}"))
+            .ToList();
+        return ports.Count > 0 ? ports : [DefaultUrl];
+    }
+
+    public static void ListenOnConfiguredUrls(KestrelServerOptions kestrel, IConfiguration configuration)
+    {
+        foreach (var url in Resolve(configuration))
         {
             var address = Microsoft.AspNetCore.Http.BindingAddress.Parse(url);
             Action<ListenOptions> configure = address.Scheme == "https" ? l => l.UseHttps() : _ => { };
@@ -104,4 +123,7 @@ internal static class KestrelUrls
             }
         }
     }
+
+    private static string[] Split(string? list) =>
+        (list ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

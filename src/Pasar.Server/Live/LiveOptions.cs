@@ -48,6 +48,11 @@ public sealed class RtmpListenOptions
 
     /// <summary>TCP port for RTMP publishers; 0 picks a free one at start (tests).</summary>
     public int Port { get; set; } = 1935;
+
+    /// <summary>The interface RTMP listens on: every one by default, since publishers are elsewhere (OBS, phones).</summary>
+    public string Address { get; set; } = "0.0.0.0";
+
+    internal System.Net.IPAddress ParsedAddress => System.Net.IPAddress.Parse(Address);
 }
 
 /// <summary>One rendition of the ladder: a height, a frame rate and the bitrate it is encoded at.</summary>

@@ -41,7 +41,7 @@ internal static class LiveSessionsApi
     }
 
     internal static async Task<Results<Created<CreatedLiveSession>, ValidationProblem>> Create(
-        CreateLiveSessionRequest body, ClaimsPrincipal user, HttpRequest request, LiveSessionStore store, RtmpEndpoint rtmp, CancellationToken ct)
+        CreateLiveSessionRequest body, ClaimsPrincipal user, HttpRequest request, LiveSessionStore store, RtmpEndpoint rtmp, PublicUrls urls, CancellationToken ct)
     {
         var v = new RequestValidator().Text("title", body.Title, 1, 200);
         if (!v.IsValid)
@@ -52,7 +52,7 @@ internal static class LiveSessionsApi
         var key = LiveSessionStore.NewStreamKey();
         var row = await store.CreateAsync(user.UserId(), body.Title!.Trim(), key, ct);
         return TypedResults.Created($"/api/live/sessions/{row.Id}",
-            new CreatedLiveSession(row.Id, row.Status, rtmp.UrlFor(request.Host.Host), key, PlaybackUrl(row.Id)));
+            new CreatedLiveSession(row.Id, row.Status, rtmp.UrlFor(urls.Host(request)), key, PlaybackUrl(row.Id)));
     }
 
     internal static async Task<Results<Ok<Page<LiveSession>>, ValidationProblem>> List(

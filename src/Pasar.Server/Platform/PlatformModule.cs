@@ -38,6 +38,8 @@ public static class PlatformModule
     {
         app.UsePasarHttp();
         app.UseAuthentication();
+        // After authentication, so that a signed-in user has a bucket of their own, whatever address they share.
+        app.UsePasarRateLimits();
         app.UseAuthorization();
         app.MapOperations();
         app.MapPasarAuth();

@@ -38,7 +38,7 @@ internal static class Shares
     }
 
     internal static async Task<Results<Created<ShareLink>, ProblemHttpResult, ValidationProblem>> Create(
-        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, TimeProvider time, CancellationToken ct)
+        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, PublicUrls urls, TimeProvider time, CancellationToken ct)
     {
         if (body.Platform is null || !Platforms.Contains(body.Platform))
         {
@@ -58,7 +58,7 @@ internal static class Shares
             return ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
         }
 
-        var url = $"{http.Request.Scheme}://{http.Request.Host}/s/{code}";
+        var url = $"{urls.Origin(http.Request)}/s/{code}";
         return TypedResults.Created(url, new ShareLink(code, url));
     }
 
@@ -82,11 +82,12 @@ internal static class Shares
     }
 
     /// <summary>
-    /// Counts a click once per visitor per 24 h and redirects to the product page on this site. The target
-    /// is built from the stored product id, never from the request, so the route cannot send anyone elsewhere.
+    /// Counts a click once per visitor per 24 h, and at most a bounded number per client address per hour, then
+    /// redirects to the product page on this site. The target is built from the stored product id, never from
+    /// the request, so the route cannot send anyone elsewhere. A click that does not count writes no rows.
     /// </summary>
     internal static async Task<Results<RedirectHttpResult, ProblemHttpResult>> Follow(
-        string trackingCode, HttpContext http, Database db, TimeProvider time, CancellationToken ct)
+        string trackingCode, HttpContext http, Database db, ShareClickBound bound, TimeProvider time, CancellationToken ct)
     {
         if (trackingCode.Length is < 8 or > 32 || !trackingCode.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
         {
@@ -96,39 +97,49 @@ internal static class Shares
         var visitors = VisitorIds(http);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var cutoff = now - (long)TimeSpan.FromHours(24).TotalMilliseconds;
-        var productId = await db.InTransactionAsync(async (c, tx) =>
+        string? productId;
+        bool seen;
+        await using (var c = await db.OpenAsync(ct))
         {
-            var product = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT product_id FROM shares WHERE tracking_code = @trackingCode", new { trackingCode }, tx, cancellationToken: ct));
-            if (product is null)
-            {
-                return null;
-            }
+            productId = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT product_id FROM shares WHERE tracking_code = @trackingCode", new { trackingCode }, cancellationToken: ct));
+            seen = productId is not null && await c.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COUNT(*) FROM share_clicks WHERE tracking_code = @trackingCode AND (visitor_id = @cookie OR visitor_id = @fingerprint) AND counted_at >= @cutoff",
+                new { trackingCode, cookie = visitors[0], fingerprint = visitors[1], cutoff }, cancellationToken: ct)) > 0;
+        }
 
+        if (productId is null)
+        {
+            return ApiProblem.NotFound("SHARE_NOT_FOUND", "Share link");
+        }
+
+        // A visitor seen in the last 24 h is not asked about; a new one takes from its address's hourly bound.
+        var mayCount = !seen && await bound.TryTakeAsync(trackingCode, RateLimits.AddressKey(http.Connection.RemoteIpAddress), ct);
+        await db.InTransactionAsync(async (c, tx) =>
+        {
             // Counted when the visitor is new to this code or was last counted more than 24 h ago, by both the
             // browser's cookie and its address + user agent: a browser that drops cookies, or a script
-            // replaying the link, is not counted again.
-            var counted = true;
-            foreach (var visitor in visitors)
+            // replaying the link, is not counted again. The upsert decides, so two racing clicks count once.
+            var counted = mayCount;
+            if (mayCount)
             {
-                counted &= await c.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
-                    """
-                    INSERT INTO share_clicks (tracking_code, visitor_id, counted_at) VALUES (@trackingCode, @visitor, @now)
-                    ON CONFLICT (tracking_code, visitor_id) DO UPDATE SET counted_at = excluded.counted_at WHERE share_clicks.counted_at < @cutoff
-                    RETURNING counted_at
-                    """,
-                    new { trackingCode, visitor, now, cutoff }, tx, cancellationToken: ct)) is not null;
+                foreach (var visitor in visitors)
+                {
+                    counted &= await c.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
+                        """
+                        INSERT INTO share_clicks (tracking_code, visitor_id, counted_at) VALUES (@trackingCode, @visitor, @now)
+                        ON CONFLICT (tracking_code, visitor_id) DO UPDATE SET counted_at = excluded.counted_at WHERE share_clicks.counted_at < @cutoff
+                        RETURNING counted_at
+                        """,
+                        new { trackingCode, visitor, now, cutoff }, tx, cancellationToken: ct)) is not null;
+                }
             }
 
             await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE shares SET clicks = clicks + @add, last_clicked_at = @now WHERE tracking_code = @trackingCode",
                 new { add = counted ? 1 : 0, now, trackingCode }, tx, cancellationToken: ct));
-            return product;
+            return true;
         }, ct);
-        if (productId is null)
-        {
-            return ApiProblem.NotFound("SHARE_NOT_FOUND", "Share link");
-        }
 
         return TypedResults.Redirect($"/p/{Uri.EscapeDataString(productId)}?ref={Uri.EscapeDataString(trackingCode)}");
     }
@@ -139,7 +150,14 @@ internal static class Shares
         if (!http.Request.Cookies.TryGetValue(VisitorCookie, out var cookie) || cookie.Length is < 16 or > 64)
         {
             cookie = Ids.Secret(16);
-            http.Response.Cookies.Append(VisitorCookie, cookie, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(365), IsEssential = true });
+            http.Response.Cookies.Append(VisitorCookie, cookie, new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = SameSiteMode.Lax,
+                MaxAge = TimeSpan.FromDays(365),
+                IsEssential = true,
+                Secure = http.Request.IsHttps, // behind a TLS proxy too, once forwarded headers have set the scheme
+            });
         }
 
         var fingerprint = $"{http.Connection.RemoteIpAddress}|{http.Request.Headers.UserAgent}";

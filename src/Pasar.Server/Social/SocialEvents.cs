@@ -23,4 +23,10 @@ public sealed class SocialOptions
 
     /// <summary>Followers notified per transaction by the background fan-out.</summary>
     public int FanoutBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Counted clicks per client address per share link per hour (<c>Pasar:Social:ClicksPerAddressPerHour</c>),
+    /// besides once per visitor per 24 h: a household or an office behind one address still counts as several.
+    /// </summary>
+    public int ClicksPerAddressPerHour { get; set; } = 20;
 }

@@ -11,7 +11,9 @@ public static class SocialModule
         builder.Services.AddOptions<SocialOptions>().BindConfiguration("Pasar:Social")
             .Validate(o => o.ReferralCoins >= 0, "Pasar:Social:ReferralCoins must not be negative.")
             .Validate(o => o.FanoutBatchSize is >= 1 and <= 10_000, "Pasar:Social:FanoutBatchSize must be between 1 and 10000.")
+            .Validate(o => o.ClicksPerAddressPerHour is >= 1 and <= 1_000_000, "Pasar:Social:ClicksPerAddressPerHour must be between 1 and 1000000.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<ShareClickBound>();
         builder.Services.AddSingleton<FollowerFanout>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FollowerFanout>());
         builder.Services.AddEventHandler<SellerFollowed, NewFollowerNotification>();

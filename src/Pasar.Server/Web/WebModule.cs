@@ -123,6 +123,12 @@ public static class WebModule
         }
 
         ctx.Context.Response.Headers.XContentTypeOptions = "nosniff";
+        if (name.Contains(".html", StringComparison.Ordinal))
+        {
+            // A page fetched by its file name (/index.html) instead of an app route gets the same policy.
+            ctx.Context.Response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        }
+
         // Vite puts a content hash in every asset name, so an asset never changes under its name.
         ctx.Context.Response.Headers.CacheControl = ctx.Context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal)
             ? "public, max-age=31536000, immutable"

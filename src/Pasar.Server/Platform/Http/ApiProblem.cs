@@ -37,9 +37,11 @@ public static class ApiProblem
         405 => "METHOD_NOT_ALLOWED",
         409 => "CONFLICT",
         413 => "PAYLOAD_TOO_LARGE",
+        414 => "URI_TOO_LONG",
         415 => "UNSUPPORTED_MEDIA_TYPE",
         422 => "UNPROCESSABLE",
         429 => "RATE_LIMITED",
+        431 => "HEADERS_TOO_LARGE",
         503 => "UNAVAILABLE",
         _ => status >= 500 ? "INTERNAL_ERROR" : "ERROR",
     };

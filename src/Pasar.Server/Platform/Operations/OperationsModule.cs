@@ -1,11 +1,15 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Pasar.Server.Platform.Http;
 using Pasar.Server.Platform.Redis;
 using Pasar.Server.Platform.Storage;
 using Scalar.AspNetCore;
+using IPNetwork = System.Net.IPNetwork;
 
 namespace Pasar.Server.Platform.Operations;
 
@@ -14,6 +18,11 @@ public static class OperationsModule
 {
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<OperationsOptions>().BindConfiguration(OperationsOptions.Section)
+            .Validate(o => HttpEdgeOptions.SplitList(o.MetricsNetworks).All(n => HttpEdgeOptions.TryParseNetwork(n, out _)),
+                "Pasar:Operations:MetricsNetworks must list IP addresses or CIDR networks, comma-separated.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<MetricsAccess>();
         builder.Services.AddSingleton<FfmpegProbe>();
         builder.Services.AddHealthChecks()
             .AddCheck<SqlHealthCheck>("sql", tags: ["ready"])
@@ -22,7 +31,7 @@ public static class OperationsModule
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddAspNetCoreInstrumentation()
             .AddMeter(PasarMetrics.MeterName)
-            .AddMeter("Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections")
+            .AddMeter("Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections", "Microsoft.AspNetCore.RateLimiting")
             .AddPrometheusExporter());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -41,7 +50,9 @@ public static class OperationsModule
             Predicate = c => c.Tags.Contains("ready"),
             ResponseWriter = WriteReadiness,
         }).AllowAnonymous();
-        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        var access = app.Services.GetRequiredService<MetricsAccess>();
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(access.GuardAsync), optionsName: null)
+            .AllowAnonymous();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Pasar API").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
         return app;
@@ -58,7 +69,9 @@ public static class OperationsModule
         return context.Response.WriteAsync(JsonSerializer.Serialize(body, JsonSerializerOptions.Web));
     }
 
-    private sealed class SqlHealthCheck(Database database) : IHealthCheck
+    // /readyz is public (SPEC §17), so it names the kind of store and never its address, port or error text
+    // (which carry host names and ports); the log has those.
+    private sealed class SqlHealthCheck(Database database, ILogger<SqlHealthCheck> logger) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
@@ -70,23 +83,26 @@ public static class OperationsModule
             }
             catch (Exception ex)
             {
-                return HealthCheckResult.Unhealthy($"{database.Provider} unreachable: {ex.Message}");
+                logger.LogWarning("Readiness: {Provider} unreachable: {Error}", database.Provider, ex.Message);
+                return HealthCheckResult.Unhealthy($"{database.Provider} unreachable");
             }
         }
     }
 
-    private sealed class HotStoreHealthCheck(HotStore store) : IHealthCheck
+    private sealed class HotStoreHealthCheck(HotStore store, ILogger<HotStoreHealthCheck> logger) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
+            var kind = store.IsEmbedded ? "garnet (embedded)" : "redis";
             try
             {
                 var latency = await store.Database.PingAsync();
-                return HealthCheckResult.Healthy($"{store.Description} answered in {latency.TotalMilliseconds:F1} ms");
+                return HealthCheckResult.Healthy($"{kind} answered in {latency.TotalMilliseconds:F1} ms");
             }
             catch (Exception ex)
             {
-                return HealthCheckResult.Unhealthy($"{store.Description} unreachable: {ex.Message}");
+                logger.LogWarning("Readiness: {Store} unreachable: {Error}", store.Description, ex.Message);
+                return HealthCheckResult.Unhealthy($"{kind} unreachable");
             }
         }
     }
@@ -98,6 +114,47 @@ public static class OperationsModule
                 ? HealthCheckResult.Healthy(version)
                 : HealthCheckResult.Degraded("ffmpeg is not installed: live publishing is refused until it is (the rest of Pasar works)."));
     }
+}
+
+/// <summary>The <c>Pasar:Operations</c> section.</summary>
+public sealed class OperationsOptions
+{
+    public const string Section = "Pasar:Operations";
+
+    /// <summary>Networks (CIDR or single addresses, comma-separated) that may read <c>/metrics</c> in Production; loopback always may.</summary>
+    public string? MetricsNetworks { get; set; }
+}
+
+/// <summary>
+/// In Production <c>/metrics</c> answers only to loopback and <c>Pasar:Operations:MetricsNetworks</c> (SPEC §17);
+/// anyone else gets the same 404 as for a route that does not exist, so a scan learns nothing. Elsewhere
+/// (Development, tests) it is open.
+/// </summary>
+internal sealed class MetricsAccess(IOptions<OperationsOptions> options, IHostEnvironment environment)
+{
+    private readonly IPNetwork[] _allowed =
+        [.. HttpEdgeOptions.SplitList(options.Value.MetricsNetworks).Select(n => HttpEdgeOptions.TryParseNetwork(n, out var network) ? network : default)];
+
+    public bool IsAllowed(IPAddress? address)
+    {
+        if (!environment.IsProduction())
+        {
+            return true;
+        }
+
+        if (address is null)
+        {
+            return false;
+        }
+
+        address = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return IPAddress.IsLoopback(address) || _allowed.Any(n => n.Contains(address));
+    }
+
+    public Task GuardAsync(HttpContext context, RequestDelegate next) =>
+        IsAllowed(context.Connection.RemoteIpAddress)
+            ? next(context)
+            : ApiProblem.NotFound("NOT_FOUND", "Resource").ExecuteAsync(context);
 }
 
 /// <summary>Finds ffmpeg once at start; live ingest refuses to publish without it.</summary>

@@ -61,11 +61,15 @@ public sealed class HotStore : IAsyncDisposable
         }
 
         var port = FreeLoopbackPort();
+        // A fresh password per process: only this process talks to its Garnet, and another local user or a
+        // browser's DNS-rebinding page cannot change mutes or gates through the loopback port.
+        var password = Platform.Ids.Secret(24);
         // Lua in transaction mode makes a script atomic (keys locked for its run); without it a stock gate oversells.
         string[] args =
         [
             "--bind", "127.0.0.1",
             "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--auth", "Password", "--password", password,
             "--lua", "--lua-transaction-mode",
             "--memory", options.Redis.EmbeddedMemory,
             "--index", options.Redis.EmbeddedIndex,
@@ -73,6 +77,7 @@ public sealed class HotStore : IAsyncDisposable
         var garnet = new GarnetServer(args, loggerFactory);
         garnet.Start();
         var embedded = ConfigurationOptions.Parse($"127.0.0.1:{port}");
+        embedded.Password = password;
         embedded.AbortOnConnectFail = true;
         var conn = await ConnectionMultiplexer.ConnectAsync(embedded);
         logger.LogInformation("Hot state in embedded Garnet at 127.0.0.1:{Port}", port);
