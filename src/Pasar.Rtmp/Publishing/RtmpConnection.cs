@@ -29,6 +29,7 @@ public sealed class RtmpConnection : IAsyncDisposable
     private readonly TaskCompletionSource<RtmpConnectionResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<uint> _createdStreams = [];
     private readonly ITimer _timer;
+    private readonly ITimer _deadline;
     private int _started;
     private int _requestedReason = -1;
     private volatile int _timerReason;
@@ -70,6 +71,10 @@ public sealed class RtmpConnection : IAsyncDisposable
         _chunkReader = new ChunkStreamReader(_options);
         _acknowledgementWindow = _options.WindowAcknowledgementSize;
         _timer = _time.CreateTimer(static state => ((RtmpConnection)state!).OnTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _deadline = _time.CreateTimer(static state => ((RtmpConnection)state!).Close(RtmpEndReason.PublishDeadline), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+        // Nothing but commands until a publish is authorised: media is refused, and at most one command is held.
+        _chunkReader.MediaAllowed = false;
     }
 
     /// <summary>Identifies this connection.</summary>
@@ -124,6 +129,7 @@ public sealed class RtmpConnection : IAsyncDisposable
             {
                 RtmpEndReason.HandshakeTimeout => $"The handshake did not complete within {_options.HandshakeTimeout}.",
                 RtmpEndReason.IdleTimeout => $"Nothing received for {_options.IdleTimeout}.",
+                RtmpEndReason.PublishDeadline => $"No publish was authorised within {_options.PublishDeadline} of connecting.",
                 _ => "Closed by the host.",
             });
         }
@@ -141,6 +147,7 @@ public sealed class RtmpConnection : IAsyncDisposable
         finally
         {
             _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
         try
@@ -202,6 +209,7 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
 
         await _timer.DisposeAsync().ConfigureAwait(false);
+        await _deadline.DisposeAsync().ConfigureAwait(false);
         _closeCts.Dispose();
     }
 
@@ -217,6 +225,7 @@ public sealed class RtmpConnection : IAsyncDisposable
 
     private async Task<RtmpConnectionResult> RunCoreAsync(CancellationToken cancellationToken)
     {
+        _deadline.Change(_options.PublishDeadline, Timeout.InfiniteTimeSpan);
         ArmTimer(_options.HandshakeTimeout, RtmpEndReason.HandshakeTimeout);
         if (!await HandshakeAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -592,9 +601,13 @@ public sealed class RtmpConnection : IAsyncDisposable
             var description = decision.Description ?? "Publishing refused.";
             WriteCommand(StreamChunkStreamId, streamId, "onStatus", 0, AmfValue.Null, Status("error", decision.StatusCode, description));
             await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return new RtmpConnectionResult(RtmpEndReason.PublishRejected, $"Publish of '{streamKey}' refused: {description}");
+            // The key is a secret: a refused one (often a typo of the real one) is named by a short hash only.
+            return new RtmpConnectionResult(RtmpEndReason.PublishRejected, $"Publish with key {KeyFingerprint(streamKey)} refused: {description}");
         }
 
+        // Authorised: the deadline is met, and media may now arrive and be buffered up to the full limits.
+        _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _chunkReader.MediaAllowed = true;
         var context = new RtmpPublishContext(this, request, streamId, decision.State, _time.GetUtcNow());
         _publish = context;
         _inHostCall = true;
@@ -747,6 +760,17 @@ public sealed class RtmpConnection : IAsyncDisposable
         Amf0Writer.WriteValue(_scratch, commandObject);
         Amf0Writer.WriteValue(_scratch, argument);
         _chunkWriter.WriteMessage(_transport.Output, chunkStreamId, RtmpMessageType.CommandAmf0, 0, streamId, _scratch.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Names a stream key in logs without revealing it: <c>#</c> and the first 8 hex digits of its SHA-256
+    /// (enough to tell two keys apart while debugging, far too little to publish with).
+    /// </summary>
+    public static string KeyFingerprint(string streamKey)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(streamKey), hash);
+        return "#" + Convert.ToHexStringLower(hash[..4]);
     }
 
     private static AmfValue Status(string level, string code, string description) => AmfValue.FromObject(
