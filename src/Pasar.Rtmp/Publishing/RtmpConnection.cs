@@ -33,6 +33,7 @@ public sealed class RtmpConnection : IAsyncDisposable
     private int _started;
     private int _requestedReason = -1;
     private volatile int _timerReason;
+    private volatile bool _handshakeDone;
     private bool _connected;
     private bool _inHostCall;
     private string _app = string.Empty;
@@ -71,7 +72,7 @@ public sealed class RtmpConnection : IAsyncDisposable
         _chunkReader = new ChunkStreamReader(_options);
         _acknowledgementWindow = _options.WindowAcknowledgementSize;
         _timer = _time.CreateTimer(static state => ((RtmpConnection)state!).OnTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _deadline = _time.CreateTimer(static state => ((RtmpConnection)state!).Close(RtmpEndReason.PublishDeadline), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _deadline = _time.CreateTimer(static state => ((RtmpConnection)state!).OnDeadline(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
         // Nothing but commands until a publish is authorised: media is refused, and at most one command is held.
         _chunkReader.MediaAllowed = false;
@@ -215,6 +216,9 @@ public sealed class RtmpConnection : IAsyncDisposable
 
     private void OnTimeout() => Close((RtmpEndReason)_timerReason);
 
+    // Still in the handshake, the handshake timeout is the more precise reason (both default to 10 s).
+    private void OnDeadline() => Close(_handshakeDone ? RtmpEndReason.PublishDeadline : RtmpEndReason.HandshakeTimeout);
+
     private void ArmTimer(TimeSpan due, RtmpEndReason reason)
     {
         _timerReason = (int)reason;
@@ -233,6 +237,7 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
 
         DisarmTimer();
+        _handshakeDone = true;
         return await ReadMessagesAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -581,6 +586,9 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
         else
         {
+            // The peer has asked to publish: from here the authorizer's own timeout bounds the wait, and the
+            // connection ends (accepted or refused) when it answers, so the deadline has done its work.
+            _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             using var timeout = new CancellationTokenSource(_options.AuthorizationTimeout, _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
@@ -602,11 +610,11 @@ public sealed class RtmpConnection : IAsyncDisposable
             WriteCommand(StreamChunkStreamId, streamId, "onStatus", 0, AmfValue.Null, Status("error", decision.StatusCode, description));
             await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
             // The key is a secret: a refused one (often a typo of the real one) is named by a short hash only.
-            return new RtmpConnectionResult(RtmpEndReason.PublishRejected, $"Publish with key {KeyFingerprint(streamKey)} refused: {description}");
+            var fingerprint = KeyFingerprint(streamKey);
+            return new RtmpConnectionResult(RtmpEndReason.PublishRejected, $"Publish with key {fingerprint} refused: {description.Replace(streamKey, fingerprint, StringComparison.Ordinal)}");
         }
 
-        // Authorised: the deadline is met, and media may now arrive and be buffered up to the full limits.
-        _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // Authorised: media may now arrive and be buffered up to the full limits.
         _chunkReader.MediaAllowed = true;
         var context = new RtmpPublishContext(this, request, streamId, decision.State, _time.GetUtcNow());
         _publish = context;

@@ -53,6 +53,7 @@ public sealed class PasarApp : IAsyncDisposable
             ["Pasar:Demo:Seed"] = "false",
             ["Pasar:Redis:KeyPrefix"] = $"t{Guid.NewGuid():N}:",
             ["Pasar:Rtmp:Port"] = "0",
+            ["Pasar:RateLimits:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         if (backend == Backend.Scaled)
