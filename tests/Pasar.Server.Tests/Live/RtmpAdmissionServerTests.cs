@@ -96,7 +96,6 @@ public sealed class RtmpAdmissionServerTests
         Assert.NotNull(trickler);
 
         // One byte a second resets the 30 s idle timer every time; only the 10 s deadline from accept can end it.
-        var closed = false;
         var receive = ClosedByServerAsync(trickler, TimeSpan.FromSeconds(60));
         for (var second = 0; second < 45 && !receive.IsCompleted; second++)
         {
@@ -112,8 +111,7 @@ public sealed class RtmpAdmissionServerTests
             await Task.WhenAny(receive, Task.Delay(TimeSpan.FromSeconds(1), Ct));
         }
 
-        closed = await receive;
-        Assert.True(closed, "the trickling connection was still open after 45 s");
+        Assert.True(await receive, "the trickling connection was still open after 45 s");
 
         // The publisher never noticed: segments kept coming and ffmpeg finished cleanly, never restarted.
         await PasarApp.EventuallyAsync(() => Task.FromResult(app.Recorded(id).Count >= segmentsBefore + 3), TimeSpan.FromSeconds(30), "segments during and after the trickle");

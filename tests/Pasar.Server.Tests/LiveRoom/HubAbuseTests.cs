@@ -154,7 +154,7 @@ public sealed class HubAbuseTests
         foreach (var c in inventors)
         {
             await c.JoinAsync(sessionId);
-            foreach (var n in Enumerable.Range(0, 5))
+            for (var beat = 0; beat < 5; beat++)
             {
                 await c.Connection.InvokeAsync("Heartbeat", sessionId, Ct);
             }
