@@ -147,6 +147,9 @@ public sealed class ChatLoad : IAsyncDisposable
                 await socket.SendAsync(_target.Handshake, WebSocketMessageType.Text, true, CancellationToken.None);
             }
 
+            // Chat goes only to a room one has joined (SPEC §17); a connection's calls run in order, so the join
+            // is done before its first message.
+            await socket.SendAsync(_target.Join(_room), WebSocketMessageType.Text, true, CancellationToken.None);
             var chatter = new Chatter(socket);
             chatter.Receiving = ChatterReceiveLoopAsync(chatter);
             _chatters.Add(chatter);

@@ -40,6 +40,9 @@ public enum RtmpErrorCode
 
     /// <summary>An H.264 or AAC sequence header could not be parsed.</summary>
     InvalidCodecConfiguration,
+
+    /// <summary>Audio, video or an aggregate arrived before a publish was authorised; none of it is buffered.</summary>
+    MediaBeforePublish,
 }
 
 /// <summary>

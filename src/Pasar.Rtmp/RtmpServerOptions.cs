@@ -12,6 +12,13 @@ public sealed class RtmpServerOptions
     /// <summary>Longest silence from the peer before the connection is closed. Default 30 s.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Time allowed from accept until a publish is authorised (handshake, connect, createStream, publish and its
+    /// authorisation). The idle timeout restarts with every byte, so without this a peer trickling a byte at a time
+    /// could hold a connection forever without ever publishing. Default 10 s.
+    /// </summary>
+    public TimeSpan PublishDeadline { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Time the <see cref="IRtmpPublishAuthorizer"/> may take before the publish is refused. Default 10 s.</summary>
     public TimeSpan AuthorizationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -27,7 +34,10 @@ public sealed class RtmpServerOptions
     /// <summary>Most distinct chunk stream ids a peer may use. Default 64 (ffmpeg and OBS use fewer than 10).</summary>
     public int MaxChunkStreams { get; set; } = 64;
 
-    /// <summary>Most bytes held for messages that are still arriving, across all chunk streams. Default 8 MiB.</summary>
+    /// <summary>
+    /// Most bytes held for messages that are still arriving, across all chunk streams, once a publish is authorised.
+    /// Before that only commands may arrive, and at most <see cref="MaxAmfMessageSize"/> is held. Default 8 MiB.
+    /// </summary>
     public int MaxPendingMessageBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>Deepest nesting of AMF0 objects and arrays. Default 16.</summary>
@@ -59,6 +69,7 @@ public sealed class RtmpServerOptions
         RequirePositive(HandshakeTimeout, nameof(HandshakeTimeout));
         RequirePositive(IdleTimeout, nameof(IdleTimeout));
         RequirePositive(AuthorizationTimeout, nameof(AuthorizationTimeout));
+        RequirePositive(PublishDeadline, nameof(PublishDeadline));
         RequireRange(MaxIncomingChunkSize, 128, 0x7FFFFFFF, nameof(MaxIncomingChunkSize));
         RequireRange(MaxMessageSize, 1024, 0xFFFFFF, nameof(MaxMessageSize));
         RequireRange(MaxAmfMessageSize, 1024, MaxMessageSize, nameof(MaxAmfMessageSize));

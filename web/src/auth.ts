@@ -84,15 +84,21 @@ export function useUser(): User | null {
   return user;
 }
 
-/** A random id kept per browser, so the live room counts an anonymous viewer once across reloads. */
+/**
+ * The anonymous viewer id the server issued to this browser (SPEC §17), kept so that the live room counts it once
+ * across reloads and tabs. The server signs it; an id made up here would not be believed, so there is none until
+ * the first room snapshot brings one ('' until then: the server then issues one for the connection).
+ */
+const viewerIdKey = 'pasar.viewerId';
+
 export function anonymousId(): string {
-  const key = 'pasar.anonId';
-  let id = localStorage.getItem(key);
-  if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
-    id = crypto.randomUUID().replace(/-/g, '');
-    localStorage.setItem(key, id);
-  }
-  return id;
+  const id = localStorage.getItem(viewerIdKey) ?? '';
+  return /^[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{8,40}$/.test(id) ? id : '';
+}
+
+/** Keeps the viewer id a room snapshot carried (the server's, or the one this browser already had). */
+export function rememberViewerId(id: string | null | undefined): void {
+  if (id && id !== localStorage.getItem(viewerIdKey)) localStorage.setItem(viewerIdKey, id);
 }
 
 const signInListeners = new Set<() => void>();

@@ -7,14 +7,21 @@ import { anonymousId, session } from './auth';
 export type { HubConnection };
 export { HubConnectionState };
 
+const liveHubUrl = () => `/hubs/live?anonId=${encodeURIComponent(anonymousId())}`;
+
 export function createLiveHub(): HubConnection {
-  return new HubConnectionBuilder()
-    .withUrl(`/hubs/live?anonId=${encodeURIComponent(anonymousId())}`, {
+  const hub = new HubConnectionBuilder()
+    .withUrl(liveHubUrl(), {
       accessTokenFactory: () => session.value?.token ?? '',
     })
     .withAutomaticReconnect([0, 1000, 3000, 5000, 10000, 20000, 30000])
     .configureLogging(LogLevel.None)
     .build();
+  // The first connection of a new browser is issued its viewer id in the room snapshot: reconnect with it.
+  hub.onreconnecting(() => {
+    hub.baseUrl = liveHubUrl();
+  });
+  return hub;
 }
 
 /** Whether starting failed because this server has no live-room hub (a 404 on negotiate). */

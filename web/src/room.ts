@@ -2,7 +2,7 @@
 
 import { useEffect, useReducer, useRef } from 'preact/hooks';
 import { get, type ChatMessage, type FlashSale, type LiveSession, type Pin } from './api';
-import { useUser } from './auth';
+import { rememberViewerId, useUser } from './auth';
 import { createLiveHub, hubProblem, isHubMissing, type HubConnection } from './hub';
 import { toast } from './ui';
 
@@ -25,6 +25,8 @@ interface Snapshot {
   viewers?: { current: number; peak: number };
   activeFlashSale?: FlashSale | null;
   recentChat?: ChatMessage[];
+  /** The anonymous viewer id the server issued (null when signed in): kept and presented on the next connect. */
+  viewerToken?: string | null;
 }
 
 type Action =
@@ -144,6 +146,7 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
 
     const join = async () => {
       const snapshot = await hub.invoke<Snapshot>('JoinSession', sessionId);
+      rememberViewerId(snapshot.viewerToken);
       dispatch({ type: 'snapshot', snapshot });
       dispatch({ type: 'hub', status: 'connected' });
     };

@@ -37,6 +37,12 @@ internal sealed class ChunkStreamReader : IDisposable
         _maxPendingBytes = options.MaxPendingMessageBytes;
     }
 
+    /// <summary>
+    /// Whether audio, video and aggregate messages may arrive (a publish is authorised). While false such a message
+    /// is refused at its header, before any of it is buffered, and pending data is capped at one command's size.
+    /// </summary>
+    public bool MediaAllowed { get; set; } = true;
+
     /// <summary>The chunk size the peer currently sends with.</summary>
     public int ChunkSize { get; private set; } = DefaultChunkSize;
 
@@ -303,6 +309,11 @@ internal sealed class ChunkStreamReader : IDisposable
         {
             RtmpThrow.MessageTooLarge(length, limit, typeId);
         }
+
+        if (!MediaAllowed && typeId is RtmpMessageType.Audio or RtmpMessageType.Video or RtmpMessageType.Aggregate)
+        {
+            RtmpThrow.Protocol(RtmpErrorCode.MediaBeforePublish, $"A media message (type {typeId}) before a publish was authorised.");
+        }
     }
 
     private void EnsureCapacity(ChunkStreamState state, int needed)
@@ -314,9 +325,10 @@ internal sealed class ChunkStreamReader : IDisposable
 
         var capacity = Math.Min(state.Length, Math.Max(needed, state.Capacity == 0 ? InitialBufferSize : state.Capacity * 2));
         var growth = capacity - state.Capacity;
-        if (_pendingBytes + growth > _maxPendingBytes)
+        var maxPending = MediaAllowed ? _maxPendingBytes : Math.Min(_maxPendingBytes, _maxAmfMessageSize);
+        if (_pendingBytes + growth > maxPending)
         {
-            RtmpThrow.Protocol(RtmpErrorCode.TooMuchPendingData, $"More than {_maxPendingBytes} bytes of partially received messages.");
+            RtmpThrow.Protocol(RtmpErrorCode.TooMuchPendingData, $"More than {maxPending} bytes of partially received messages.");
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(capacity);

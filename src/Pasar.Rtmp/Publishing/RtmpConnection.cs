@@ -29,9 +29,11 @@ public sealed class RtmpConnection : IAsyncDisposable
     private readonly TaskCompletionSource<RtmpConnectionResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<uint> _createdStreams = [];
     private readonly ITimer _timer;
+    private readonly ITimer _deadline;
     private int _started;
     private int _requestedReason = -1;
     private volatile int _timerReason;
+    private volatile bool _handshakeDone;
     private bool _connected;
     private bool _inHostCall;
     private string _app = string.Empty;
@@ -70,6 +72,10 @@ public sealed class RtmpConnection : IAsyncDisposable
         _chunkReader = new ChunkStreamReader(_options);
         _acknowledgementWindow = _options.WindowAcknowledgementSize;
         _timer = _time.CreateTimer(static state => ((RtmpConnection)state!).OnTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _deadline = _time.CreateTimer(static state => ((RtmpConnection)state!).OnDeadline(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+        // Nothing but commands until a publish is authorised: media is refused, and at most one command is held.
+        _chunkReader.MediaAllowed = false;
     }
 
     /// <summary>Identifies this connection.</summary>
@@ -124,6 +130,7 @@ public sealed class RtmpConnection : IAsyncDisposable
             {
                 RtmpEndReason.HandshakeTimeout => $"The handshake did not complete within {_options.HandshakeTimeout}.",
                 RtmpEndReason.IdleTimeout => $"Nothing received for {_options.IdleTimeout}.",
+                RtmpEndReason.PublishDeadline => $"No publish was authorised within {_options.PublishDeadline} of connecting.",
                 _ => "Closed by the host.",
             });
         }
@@ -141,6 +148,7 @@ public sealed class RtmpConnection : IAsyncDisposable
         finally
         {
             _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
         try
@@ -202,10 +210,14 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
 
         await _timer.DisposeAsync().ConfigureAwait(false);
+        await _deadline.DisposeAsync().ConfigureAwait(false);
         _closeCts.Dispose();
     }
 
     private void OnTimeout() => Close((RtmpEndReason)_timerReason);
+
+    // Still in the handshake, the handshake timeout is the more precise reason (both default to 10 s).
+    private void OnDeadline() => Close(_handshakeDone ? RtmpEndReason.PublishDeadline : RtmpEndReason.HandshakeTimeout);
 
     private void ArmTimer(TimeSpan due, RtmpEndReason reason)
     {
@@ -217,6 +229,7 @@ public sealed class RtmpConnection : IAsyncDisposable
 
     private async Task<RtmpConnectionResult> RunCoreAsync(CancellationToken cancellationToken)
     {
+        _deadline.Change(_options.PublishDeadline, Timeout.InfiniteTimeSpan);
         ArmTimer(_options.HandshakeTimeout, RtmpEndReason.HandshakeTimeout);
         if (!await HandshakeAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -224,6 +237,7 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
 
         DisarmTimer();
+        _handshakeDone = true;
         return await ReadMessagesAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -572,6 +586,9 @@ public sealed class RtmpConnection : IAsyncDisposable
         }
         else
         {
+            // The peer has asked to publish: from here the authorizer's own timeout bounds the wait, and the
+            // connection ends (accepted or refused) when it answers, so the deadline has done its work.
+            _deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             using var timeout = new CancellationTokenSource(_options.AuthorizationTimeout, _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
@@ -592,9 +609,13 @@ public sealed class RtmpConnection : IAsyncDisposable
             var description = decision.Description ?? "Publishing refused.";
             WriteCommand(StreamChunkStreamId, streamId, "onStatus", 0, AmfValue.Null, Status("error", decision.StatusCode, description));
             await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return new RtmpConnectionResult(RtmpEndReason.PublishRejected, $"Publish of '{streamKey}' refused: {description}");
+            // The key is a secret: a refused one (often a typo of the real one) is named by a short hash only.
+            var fingerprint = KeyFingerprint(streamKey);
+            return new RtmpConnectionResult(RtmpEndReason.PublishRejected, $"Publish with key {fingerprint} refused: {description.Replace(streamKey, fingerprint, StringComparison.Ordinal)}");
         }
 
+        // Authorised: media may now arrive and be buffered up to the full limits.
+        _chunkReader.MediaAllowed = true;
         var context = new RtmpPublishContext(this, request, streamId, decision.State, _time.GetUtcNow());
         _publish = context;
         _inHostCall = true;
@@ -747,6 +768,17 @@ public sealed class RtmpConnection : IAsyncDisposable
         Amf0Writer.WriteValue(_scratch, commandObject);
         Amf0Writer.WriteValue(_scratch, argument);
         _chunkWriter.WriteMessage(_transport.Output, chunkStreamId, RtmpMessageType.CommandAmf0, 0, streamId, _scratch.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Names a stream key in logs without revealing it: <c>#</c> and the first 8 hex digits of its SHA-256
+    /// (enough to tell two keys apart while debugging, far too little to publish with).
+    /// </summary>
+    public static string KeyFingerprint(string streamKey)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(streamKey), hash);
+        return "#" + Convert.ToHexStringLower(hash[..4]);
     }
 
     private static AmfValue Status(string level, string code, string description) => AmfValue.FromObject(

@@ -34,6 +34,9 @@ public enum RtmpEndReason
 
     /// <summary>The handler or authorizer threw; the exception propagates from <see cref="RtmpConnection.RunAsync"/>.</summary>
     HostError,
+
+    /// <summary>No publish was authorised within <see cref="RtmpServerOptions.PublishDeadline"/> of accept.</summary>
+    PublishDeadline,
 }
 
 /// <summary>How a connection ended.</summary>

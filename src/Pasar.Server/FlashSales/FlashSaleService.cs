@@ -35,6 +35,9 @@ internal sealed class FlashSaleService(
     private readonly ConcurrentDictionary<string, FlashSaleRow> _sales = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
 
+    /// <summary>Sales whose terms are cached here (for tests and bounds).</summary>
+    internal int CachedSales => _sales.Count;
+
     public async Task<Results<Created<FlashSale>, ProblemHttpResult, ValidationProblem>> StartAsync(
         LiveSessionRow session, StartFlashSaleRequest body, CancellationToken ct)
     {
@@ -302,7 +305,8 @@ internal sealed class FlashSaleService(
         await using var c = await database.OpenAsync(ct);
         var row = await c.QuerySingleOrDefaultAsync<FlashSaleRow>(new CommandDefinition(
             $"SELECT {FlashSaleRow.Columns} FROM flash_sales WHERE id = @saleId", new { saleId }, cancellationToken: ct));
-        if (row is not null)
+        // A sale past its end is not cached: its terms are read from SQL, so old and made-up ids leave nothing here.
+        if (row is not null && row.EndsAt > time.GetUtcNow().ToUnixTimeMilliseconds())
         {
             _sales[saleId] = row;
         }
@@ -314,6 +318,15 @@ internal sealed class FlashSaleService(
     public async Task CloseDueAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var (id, cached) in _sales)
+        {
+            // Ended here or on another node: a minute after its end no purchase can need its terms.
+            if (cached.EndsAt + 60_000 <= now)
+            {
+                _sales.TryRemove(id, out _);
+            }
+        }
+
         IReadOnlyList<FlashSaleRow> due;
         await using (var c = await database.OpenAsync(ct))
         {

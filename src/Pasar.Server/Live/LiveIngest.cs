@@ -31,6 +31,7 @@ public sealed class RtmpEndpoint : INonHttpListener
 /// <summary>Runs Pasar.Rtmp on each TCP connection Kestrel accepts on the RTMP port.</summary>
 internal sealed class RtmpIngestConnectionHandler(
     LiveIngest ingest,
+    RtmpConnectionGate gate,
     IOptions<RtmpServerOptions> options,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
@@ -39,18 +40,33 @@ internal sealed class RtmpIngestConnectionHandler(
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (!gate.TryEnter(address, out var refusal))
+        {
+            // Returning closes the socket at once: nothing of it is read or buffered.
+            metrics.RtmpConnections.Add(1, new KeyValuePair<string, object?>("reason", "ConnectionLimit"));
+            logger.LogDebug("RTMP {ConnectionId} from {Remote} refused: {Refusal}", connection.ConnectionId, connection.RemoteEndPoint, refusal);
+            return;
+        }
+
         try
         {
             await using var rtmp = new RtmpConnection(connection.Transport, ingest, ingest, options.Value, time, connection.ConnectionId, connection.RemoteEndPoint);
             var result = await rtmp.RunAsync(lifetime.ApplicationStopping);
             metrics.RtmpConnections.Add(1, new KeyValuePair<string, object?>("reason", result.Reason.ToString()));
-            var level = result.Reason is RtmpEndReason.ProtocolError or RtmpEndReason.HandshakeTimeout or RtmpEndReason.ConnectRejected ? LogLevel.Debug : LogLevel.Information;
+            var level = result.Reason is RtmpEndReason.ProtocolError or RtmpEndReason.HandshakeTimeout or RtmpEndReason.ConnectRejected or RtmpEndReason.PublishDeadline
+                ? LogLevel.Debug
+                : LogLevel.Information;
             logger.Log(level, "RTMP {ConnectionId} from {Remote} ended: {Reason} {Message}", connection.ConnectionId, connection.RemoteEndPoint, result.Reason, result.Message);
         }
         catch (Exception ex)
         {
             metrics.RtmpConnections.Add(1, new KeyValuePair<string, object?>("reason", nameof(RtmpEndReason.HostError)));
             logger.LogError(ex, "RTMP {ConnectionId} failed in Pasar's handler", connection.ConnectionId);
+        }
+        finally
+        {
+            gate.Leave(address);
         }
     }
 }

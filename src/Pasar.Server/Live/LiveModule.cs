@@ -31,6 +31,7 @@ public static class LiveModule
                 }
             }, "A Pasar:Rtmp limit is out of range (see RtmpServerOptions).")
             .ValidateOnStart();
+        builder.Services.AddRtmpLimits();
         builder.Services.AddSingleton<LiveMetrics>();
         builder.Services.AddSingleton<LiveSessionStore>();
         builder.Services.AddSingleton<TranscodeCapacity>();

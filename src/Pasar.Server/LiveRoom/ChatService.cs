@@ -130,7 +130,19 @@ internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOp
 {
     private readonly ConcurrentDictionary<string, ConcurrentQueue<ChatMessage>> _pending = new(StringComparer.Ordinal);
 
-    public void Add(ChatMessage message) => _pending.GetOrAdd(message.SessionId, _ => new()).Enqueue(message);
+    // Adding and dropping an idle room's queue take this lock, so no message goes into a queue that was just dropped.
+    private readonly Lock _gate = new();
+
+    /// <summary>Rooms with a queue here (for tests and bounds).</summary>
+    internal int RoomCount => _pending.Count;
+
+    public void Add(ChatMessage message)
+    {
+        lock (_gate)
+        {
+            _pending.GetOrAdd(message.SessionId, _ => new()).Enqueue(message);
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -155,6 +167,15 @@ internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOp
         {
             if (queue.IsEmpty)
             {
+                // Nothing since the last tick: the room is quiet (or ended), its queue goes until it chats again.
+                lock (_gate)
+                {
+                    if (queue.IsEmpty)
+                    {
+                        _pending.TryRemove(new KeyValuePair<string, ConcurrentQueue<ChatMessage>>(sessionId, queue));
+                    }
+                }
+
                 continue;
             }
 

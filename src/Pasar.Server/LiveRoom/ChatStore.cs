@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Text.Json;
 using Dapper;
+using Pasar.Server.Live;
 using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.LiveRoom;
@@ -15,14 +16,38 @@ internal sealed class ChatWriter(Database database, ILogger<ChatWriter> logger) 
             batch.Select(m => new { m.Id, m.SessionId, m.UserId, m.UserName, m.Text, at = m.SentAt.ToUnixTimeMilliseconds() }), tx, cancellationToken: ct));
 }
 
-/// <summary>The last 50 messages of each room this node serves, fed by every chat event, local or remote.</summary>
-internal sealed class RecentChat(Database database)
+/// <summary>
+/// The last 50 messages of each room this node serves, fed by every chat event, local or remote. A room's ring
+/// lives while the room has members here: it goes when the last one leaves or the session ends, and is loaded
+/// from SQL again on the next join.
+/// </summary>
+internal sealed class RecentChat
 {
     public const int Size = 50;
     private readonly ConcurrentDictionary<string, LinkedList<ChatMessage>> _rooms = new(StringComparer.Ordinal);
+    private readonly Database _database;
+    private readonly RoomRegistry _registry;
+
+    public RecentChat(Database database, RoomRegistry registry)
+    {
+        _database = database;
+        _registry = registry;
+        registry.SessionEmptied += Forget;
+    }
+
+    /// <summary>Rooms whose last messages are held (for tests and bounds).</summary>
+    internal int RoomCount => _rooms.Count;
+
+    public void Forget(string sessionId) => _rooms.TryRemove(sessionId, out _);
 
     public void Observe(RoomTarget target, string id, string method, object payload)
     {
+        if (target == RoomTarget.Session && payload is SessionStatusChanged { Status: LiveStatus.Ended })
+        {
+            Forget(id);
+            return;
+        }
+
         if (target != RoomTarget.Session || !_rooms.TryGetValue(id, out var ring))
         {
             return;
@@ -62,10 +87,14 @@ internal sealed class RecentChat(Database database)
         if (!_rooms.TryGetValue(sessionId, out var ring))
         {
             await writer.FlushAsync();
-            await using var c = await database.OpenAsync(ct);
+            await using var c = await _database.OpenAsync(ct);
             var rows = await ChatHistory.QueryAsync(c, sessionId, null, null, Size, ct);
             var loaded = new LinkedList<ChatMessage>(rows.Select(r => r.ToMessage()).Reverse());
             ring = _rooms.GetOrAdd(sessionId, loaded);
+            if (!_registry.HasMembers(sessionId))
+            {
+                Forget(sessionId); // the joiner left while this loaded: keep nothing for an empty room
+            }
         }
 
         lock (ring)

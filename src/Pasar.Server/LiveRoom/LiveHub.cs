@@ -42,8 +42,17 @@ internal sealed class LiveHub(
     public async Task<RoomSnapshot> JoinSession(string sessionId)
     {
         var member = Member();
+        if (!HubLimits.IsValidId(sessionId))
+        {
+            throw new HubException($"{ChatErrors.SessionNotFound}: No such live session.");
+        }
+
         var session = await sessions.FindAsync(sessionId, Context.ConnectionAborted) ?? throw new HubException($"{ChatErrors.SessionNotFound}: No such live session.");
-        registry.Join(member, sessionId);
+        if (!registry.Join(member, sessionId))
+        {
+            throw new HubException($"{HubLimits.TooManySessions}: One connection may be in at most {HubLimits.MaxJoinedSessions} live sessions; leave one first.");
+        }
+
         var (current, peak, peakWasMissing) = await presence.BeatWithStateAsync(sessionId, member.ViewerId);
         if (peakWasMissing)
         {
@@ -52,7 +61,7 @@ internal sealed class LiveHub(
             (current, peak) = await presence.CountAsync(sessionId);
         }
 
-        views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Start, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        views.Record(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Start, time.GetUtcNow().ToUnixTimeMilliseconds()));
         if (member.UserId is { } userId)
         {
             await presence.JoinedAsync(sessionId, userId);
@@ -63,7 +72,8 @@ internal sealed class LiveHub(
             await pins.ListAsync(sessionId, Context.ConnectionAborted),
             new LiveViewersSnapshot(current, peak),
             await state.ActiveFlashSaleAsync(sessionId, Context.ConnectionAborted),
-            await recent.GetAsync(sessionId, chatWriter, Context.ConnectionAborted));
+            await recent.GetAsync(sessionId, chatWriter, Context.ConnectionAborted),
+            member.ViewerToken);
     }
 
     public Task LeaveSession(string sessionId) => LeaveCoreAsync(Member(), sessionId);
@@ -76,47 +86,66 @@ internal sealed class LiveHub(
             throw new HubException($"{ChatErrors.Unauthorized}: Sign in to chat.");
         }
 
+        // Chat goes to the room one is in: a connection cannot post into rooms it never joined.
+        if (sessionId is null || !Member().Sessions.ContainsKey(sessionId))
+        {
+            throw new HubException($"{HubLimits.NotJoined}: Join the session before chatting in it.");
+        }
+
         await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted);
     }
 
     public async Task Heartbeat(string sessionId)
     {
         var member = Member();
-        if (!member.Sessions.ContainsKey(sessionId))
+        if (sessionId is null || !member.Sessions.ContainsKey(sessionId))
         {
             throw new HubException($"{ChatErrors.SessionNotFound}: Join the session first.");
         }
 
         await presence.BeatAsync(sessionId, member.ViewerId);
-        views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Heartbeat, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        views.Record(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Heartbeat, time.GetUtcNow().ToUnixTimeMilliseconds()));
     }
 
     public Task WatchProduct(string productId)
     {
-        if (string.IsNullOrEmpty(productId) || productId.Length > 64)
+        if (!HubLimits.IsValidId(productId))
         {
-            throw new HubException("INVALID_PRODUCT: productId is 1 to 64 characters.");
+            throw new HubException($"{HubLimits.InvalidProduct}: productId is 1 to 64 letters, digits, '-' or '_'.");
         }
 
-        registry.Watch(Member(), productId);
+        if (!registry.Watch(Member(), productId))
+        {
+            throw new HubException($"{HubLimits.TooManyProducts}: One connection may watch at most {HubLimits.MaxWatchedProducts} products; unwatch one first.");
+        }
+
         return Task.CompletedTask;
     }
 
     public Task UnwatchProduct(string productId)
     {
-        registry.Unwatch(Member(), productId);
+        if (productId is not null)
+        {
+            registry.Unwatch(Member(), productId);
+        }
+
         return Task.CompletedTask;
     }
 
     private async Task LeaveCoreAsync(RoomMember member, string sessionId)
     {
+        if (sessionId is null || !member.Sessions.ContainsKey(sessionId))
+        {
+            return; // never joined (or a made-up id): nothing to leave, nothing to record
+        }
+
         registry.Leave(member, sessionId);
         if (!registry.ViewerStillIn(sessionId, member.ViewerId, member.ConnectionId))
         {
             await presence.LeaveAsync(sessionId, member.ViewerId);
         }
 
-        views.Enqueue(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.End, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        views.Record(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.End, time.GetUtcNow().ToUnixTimeMilliseconds()));
     }
 
     private string ViewId(string sessionId) => $"{Context.ConnectionId}:{sessionId}";

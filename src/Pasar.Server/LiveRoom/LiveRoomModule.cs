@@ -16,11 +16,22 @@ public static class LiveRoomModule
             .Validate(o => o.MaxPendingWrites is >= 4 and <= 10_000, "Pasar:Chat:MaxPendingWrites must be between 4 and 10000.")
             .Validate(o => o.CoalesceTick >= TimeSpan.FromMilliseconds(10) && o.CoalesceTick <= TimeSpan.FromSeconds(5), "Pasar:Chat:CoalesceTick must be between 10 ms and 5 s.")
             .ValidateOnStart();
+        builder.Services.AddOptions<HubRateLimitOptions>().BindConfiguration(HubRateLimitOptions.Section)
+            .Validate(o => o.HubCallsPerSecond is >= 1 and <= 10_000, "Pasar:RateLimits:HubCallsPerSecond must be between 1 and 10000.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<LiveRoomMetrics>();
+        builder.Services.AddSingleton<ViewerIds>();
+        builder.Services.AddSingleton<LiveHubFilter>();
         var signalr = builder.Services.AddSignalR(o =>
         {
             o.EnableDetailedErrors = false;
             o.MaximumReceiveMessageSize = 16 * 1024;
+            o.AddFilter<LiveHubFilter>();
         }).AddMessagePackProtocol();
+
+        // SignalR's dispatcher logs every exception a hub method throws as an Error with its stack trace, refusals
+        // included: one spamming client would flood the log. LiveHubFilter logs those calls in proportion instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.Critical);
         var redis = builder.Configuration["Pasar:Redis:ConnectionString"];
         if (!string.IsNullOrWhiteSpace(redis))
         {
@@ -78,9 +89,9 @@ public static class LiveRoomModule
         broadcaster.OnEvent(app.Services.GetRequiredService<RecentChat>().Observe);
         broadcaster.OnEvent(app.Services.GetRequiredService<RoomSessions>().Observe);
         var settings = app.Services.GetRequiredService<ChatSettingsCache>();
-        broadcaster.OnEvent((target, id, method, _) =>
+        broadcaster.OnEvent((target, id, method, payload) =>
         {
-            if (target == RoomTarget.Session && method == "chatSettings")
+            if (target == RoomTarget.Session && (method == "chatSettings" || payload is SessionStatusChanged { Status: LiveStatus.Ended }))
             {
                 settings.Invalidate(id);
             }

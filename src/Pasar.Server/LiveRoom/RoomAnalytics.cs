@@ -21,9 +21,24 @@ public enum ViewEventKind
     End,
 }
 
-/// <summary>Viewing events, written in batches (10,000 viewers heartbeat every 15 s).</summary>
-internal sealed class ViewWriter(Database database, ILogger<ViewWriter> logger) : BatchedWriter<ViewEvent>(database, logger)
+/// <summary>
+/// Viewing events, written in batches (10,000 viewers heartbeat every 15 s). The queue is bounded: when SQL falls
+/// that far behind, new events are dropped and counted (<c>pasar.room.view_events_dropped</c>) rather than held
+/// in memory without limit; they are analytics, and the live viewer count does not depend on them.
+/// </summary>
+internal sealed class ViewWriter(Database database, ILogger<ViewWriter> logger, LiveRoomMetrics metrics, int capacity = ViewWriter.DefaultCapacity)
+    : BatchedWriter<ViewEvent>(database, logger, capacity)
 {
+    public const int DefaultCapacity = 100_000;
+
+    public void Record(ViewEvent e)
+    {
+        if (!Enqueue(e))
+        {
+            metrics.ViewEventsDropped.Add(1);
+        }
+    }
+
     protected override async Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<ViewEvent> batch, CancellationToken ct)
     {
         foreach (var group in batch.GroupBy(e => e.Kind))

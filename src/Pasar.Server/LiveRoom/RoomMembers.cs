@@ -9,7 +9,7 @@ namespace Pasar.Server.LiveRoom;
 /// yet are counted; a connection that stops reading runs out of room and is dropped (it may reconnect),
 /// so it never delays what everyone else receives nor grows memory without bound.
 /// </summary>
-internal sealed class RoomMember(HubConnectionContext connection, string viewerId, int maxPendingWrites, Action<RoomMember> onDropped)
+internal sealed class RoomMember(HubConnectionContext connection, string viewerId, string? viewerToken, int maxPendingWrites, Action<RoomMember> onDropped)
 {
     private int _pending;
     private int _dropped;
@@ -18,8 +18,11 @@ internal sealed class RoomMember(HubConnectionContext connection, string viewerI
 
     public string ConnectionId => Connection.ConnectionId;
 
-    /// <summary>The user id when signed in, else the browser's anonymous id, else the connection id.</summary>
+    /// <summary>The user id when signed in, else the anonymous viewer id the server issued (<see cref="ViewerIds"/>).</summary>
     public string ViewerId { get; } = viewerId;
+
+    /// <summary>For an anonymous viewer, the signed id to keep and present on the next connection.</summary>
+    public string? ViewerToken { get; } = viewerToken;
 
     public string? UserId => Connection.User?.Identity?.IsAuthenticated == true ? Connection.User.FindFirst("sub")?.Value : null;
 
@@ -79,20 +82,30 @@ internal sealed class RoomMember(HubConnectionContext connection, string viewerI
     }
 }
 
-/// <summary>This node's room memberships: which local connections watch which session and product.</summary>
-internal sealed class RoomRegistry(Platform.PasarMetrics metrics)
+/// <summary>
+/// This node's room memberships: which local connections watch which session and product. A room or product
+/// with no member left here is removed, so made-up ids and ended rooms leave nothing behind.
+/// </summary>
+internal sealed class RoomRegistry(Platform.PasarMetrics metrics, ViewerIds viewerIds)
 {
     private readonly ConcurrentDictionary<string, RoomMember> _members = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, RoomMember>> _sessions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, RoomMember>> _products = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, MemberSet> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, MemberSet> _products = new(StringComparer.Ordinal);
 
     public int MaxPendingWrites { get; set; } = 64;
 
     public int ConnectionCount => _members.Count;
 
+    /// <summary>Rooms and products with members on this node (what the index holds: for tests and bounds).</summary>
+    internal (int Sessions, int Products) IndexSizes => (_sessions.Count, _products.Count);
+
+    /// <summary>Raised when the last member of a session on this node leaves (its per-room caches may go).</summary>
+    public event Action<string>? SessionEmptied;
+
     public RoomMember Add(HubConnectionContext connection)
     {
-        var member = new RoomMember(connection, ViewerIdOf(connection), MaxPendingWrites, _ => metrics.SlowConsumersDropped.Add(1));
+        var (viewerId, token) = ViewerIdOf(connection);
+        var member = new RoomMember(connection, viewerId, token, MaxPendingWrites, _ => metrics.SlowConsumersDropped.Add(1));
         _members[connection.ConnectionId] = member;
         return member;
     }
@@ -119,63 +132,130 @@ internal sealed class RoomRegistry(Platform.PasarMetrics metrics)
         return member;
     }
 
-    public void Join(RoomMember member, string sessionId)
+    /// <summary>Adds the member to the session; false when it is already in <see cref="HubLimits.MaxJoinedSessions"/> others.</summary>
+    public bool Join(RoomMember member, string sessionId)
     {
+        if (!member.Sessions.ContainsKey(sessionId) && member.Sessions.Count >= HubLimits.MaxJoinedSessions)
+        {
+            return false;
+        }
+
         member.Sessions.TryAdd(sessionId, 0);
-        _sessions.GetOrAdd(sessionId, _ => new(StringComparer.Ordinal))[member.ConnectionId] = member;
+        MemberSet.Add(_sessions, sessionId, member);
+        return true;
     }
 
     public void Leave(RoomMember member, string sessionId)
     {
         member.Sessions.TryRemove(sessionId, out _);
-        if (_sessions.TryGetValue(sessionId, out var room))
+        if (MemberSet.Remove(_sessions, sessionId, member))
         {
-            room.TryRemove(member.ConnectionId, out _);
+            SessionEmptied?.Invoke(sessionId);
         }
     }
 
-    public void Watch(RoomMember member, string productId)
+    /// <summary>Adds a watched product; false when the member already watches <see cref="HubLimits.MaxWatchedProducts"/> others.</summary>
+    public bool Watch(RoomMember member, string productId)
     {
+        if (!member.Products.ContainsKey(productId) && member.Products.Count >= HubLimits.MaxWatchedProducts)
+        {
+            return false;
+        }
+
         member.Products.TryAdd(productId, 0);
-        _products.GetOrAdd(productId, _ => new(StringComparer.Ordinal))[member.ConnectionId] = member;
+        MemberSet.Add(_products, productId, member);
+        return true;
     }
 
     public void Unwatch(RoomMember member, string productId)
     {
         member.Products.TryRemove(productId, out _);
-        if (_products.TryGetValue(productId, out var watchers))
-        {
-            watchers.TryRemove(member.ConnectionId, out _);
-        }
+        MemberSet.Remove(_products, productId, member);
     }
 
     // Enumerated, not .Values: Values takes every lock of the dictionary and copies it, once per room event,
     // stalling joins and leaves behind a 10,000-member copy; the enumerator is lock-free and copies nothing.
     public IEnumerable<RoomMember> InSession(string sessionId) =>
-        _sessions.TryGetValue(sessionId, out var room) ? room.Select(static kv => kv.Value) : [];
+        _sessions.TryGetValue(sessionId, out var room) ? room.Members.Select(static kv => kv.Value) : [];
 
     public IEnumerable<RoomMember> Watching(string productId) =>
-        _products.TryGetValue(productId, out var watchers) ? watchers.Select(static kv => kv.Value) : [];
+        _products.TryGetValue(productId, out var watchers) ? watchers.Members.Select(static kv => kv.Value) : [];
 
     /// <summary>Sessions with at least one member on this node.</summary>
-    public IEnumerable<string> ActiveSessions => _sessions.Where(kv => !kv.Value.IsEmpty).Select(kv => kv.Key);
+    public IEnumerable<string> ActiveSessions => _sessions.Where(kv => !kv.Value.Members.IsEmpty).Select(kv => kv.Key);
+
+    public bool HasMembers(string sessionId) => _sessions.TryGetValue(sessionId, out var room) && !room.Members.IsEmpty;
 
     /// <summary>Whether another connection of the same viewer is still in the session on this node.</summary>
     public bool ViewerStillIn(string sessionId, string viewerId, string exceptConnectionId) =>
         InSession(sessionId).Any(m => m.ViewerId == viewerId && m.ConnectionId != exceptConnectionId);
 
-    private static string ViewerIdOf(HubConnectionContext connection)
+    private (string ViewerId, string? Token) ViewerIdOf(HubConnectionContext connection)
     {
         var sub = connection.User?.Identity?.IsAuthenticated == true ? connection.User.FindFirst("sub")?.Value : null;
         if (sub is not null)
         {
-            return "u:" + sub;
+            return ("u:" + sub, null);
         }
 
-        var anon = connection.GetHttpContext()?.Request.Query["anonId"].ToString();
-        return !string.IsNullOrEmpty(anon) && anon.Length is >= 8 and <= 64 && anon.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
-            ? "a:" + anon
-            : "c:" + connection.ConnectionId;
+        // Only an id this deployment signed is believed; anything else gets a fresh one, so that a connection
+        // is at most one viewer however many ids it makes up.
+        var presented = connection.GetHttpContext()?.Request.Query["anonId"].ToString();
+        if (viewerIds.TryRead(presented, out var id))
+        {
+            return ("a:" + id, presented);
+        }
+
+        var (fresh, token) = viewerIds.Issue();
+        return ("a:" + fresh, token);
+    }
+
+    /// <summary>
+    /// The members of one room or product. Adding, and removing an emptied set from the index, take the set's
+    /// lock, so a member is never added to a set that has just left the index; fan-out reads without it.
+    /// </summary>
+    private sealed class MemberSet
+    {
+        private bool _retired;
+
+        public ConcurrentDictionary<string, RoomMember> Members { get; } = new(StringComparer.Ordinal);
+
+        public static void Add(ConcurrentDictionary<string, MemberSet> index, string key, RoomMember member)
+        {
+            while (true)
+            {
+                var set = index.GetOrAdd(key, static _ => new MemberSet());
+                lock (set)
+                {
+                    if (!set._retired)
+                    {
+                        set.Members[member.ConnectionId] = member;
+                        return;
+                    }
+                }
+            }
+        }
+
+        /// <summary>Removes the member; true when that emptied the set and it left the index.</summary>
+        public static bool Remove(ConcurrentDictionary<string, MemberSet> index, string key, RoomMember member)
+        {
+            if (!index.TryGetValue(key, out var set))
+            {
+                return false;
+            }
+
+            lock (set)
+            {
+                if (!set.Members.TryRemove(member.ConnectionId, out _) || !set.Members.IsEmpty || set._retired)
+                {
+                    return false;
+                }
+
+                set._retired = true;
+                index.TryRemove(new KeyValuePair<string, MemberSet>(key, set));
+                return true;
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ public sealed record RoomSession(string Id, string SellerId, string Status);
 internal sealed class RoomSessions(LiveSessionStore store, TimeProvider time)
 {
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(5);
+    private const int MaxEntries = 10_000;
     private readonly ConcurrentDictionary<string, (RoomSession? Session, long At)> _cache = new(StringComparer.Ordinal);
 
     public async Task<RoomSession?> FindAsync(string sessionId, CancellationToken ct)
@@ -24,7 +25,23 @@ internal sealed class RoomSessions(LiveSessionStore store, TimeProvider time)
 
         var row = await store.FindAsync(sessionId, ct);
         var session = row is null ? null : new RoomSession(row.Id, row.SellerId, row.Status);
-        _cache[sessionId] = (session, now);
+        if (_cache.Count >= MaxEntries)
+        {
+            // Made-up ids are cached as misses too: past the bound, what is no longer fresh goes.
+            foreach (var (id, entry) in _cache)
+            {
+                if (time.GetElapsedTime(entry.At) >= Fresh)
+                {
+                    _cache.TryRemove(id, out _);
+                }
+            }
+        }
+
+        if (_cache.Count < MaxEntries)
+        {
+            _cache[sessionId] = (session, now);
+        }
+
         return session;
     }
 
@@ -35,4 +52,6 @@ internal sealed class RoomSessions(LiveSessionStore store, TimeProvider time)
             _cache.TryRemove(id, out _);
         }
     }
+
+    internal int Count => _cache.Count;
 }

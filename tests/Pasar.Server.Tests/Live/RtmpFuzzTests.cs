@@ -21,7 +21,8 @@ public sealed class RtmpFuzzTests
     [Fact]
     public async Task Ten_thousand_hostile_connections_are_all_closed_while_a_publisher_keeps_going_and_memory_stays_bounded()
     {
-        await using var app = await LiveApp.StartAsync(Backend.Embedded);
+        // 48 hostile connections at once from one address: raise the RTMP caps so each one reaches the parser.
+        await using var app = await LiveApp.StartAsync(Backend.Embedded, s => s["Pasar:Rtmp:MaxConnectionsPerAddress"] = "100");
         using var seller = await app.ClientAsAsync("seller-fuzz", "seller");
         var (id, key) = await seller.CreateSessionAsync();
         var port = app.RtmpPort();

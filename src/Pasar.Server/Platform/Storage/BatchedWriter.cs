@@ -8,21 +8,31 @@ namespace Pasar.Server.Platform.Storage;
 /// tick or per <see cref="MaxBatch"/> items. <see cref="FlushAsync"/> waits until everything queued before
 /// it is committed; a clean shutdown drains the queue.
 /// </summary>
-public abstract class BatchedWriter<T>(Database database, ILogger logger) : BackgroundService
+public abstract class BatchedWriter<T>(Database database, ILogger logger, int capacity = 0) : BackgroundService
 {
-    private readonly Channel<(T? Item, TaskCompletionSource? Flushed)> _queue =
-        Channel.CreateUnbounded<(T?, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
+    // capacity > 0 bounds the queue: Enqueue then refuses (returns false) when it is full, rather than growing.
+    private readonly Channel<(T? Item, TaskCompletionSource? Flushed)> _queue = capacity > 0
+        ? Channel.CreateBounded<(T?, TaskCompletionSource?)>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait })
+        : Channel.CreateUnbounded<(T?, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
 
     protected virtual int MaxBatch => 500;
 
     protected virtual TimeSpan Tick => TimeSpan.FromMilliseconds(50);
 
-    public void Enqueue(T item) => _queue.Writer.TryWrite((item, null));
+    /// <summary>Queues an item; false when a bounded queue is full and the item was not taken.</summary>
+    public bool Enqueue(T item) => _queue.Writer.TryWrite((item, null));
 
     public Task FlushAsync()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _queue.Writer.TryWrite((default, done)) ? done.Task : Task.CompletedTask;
+        return _queue.Writer.TryWrite((default, done)) ? done.Task : WaitForRoomAsync(done);
+    }
+
+    // A full bounded queue: the flush marker waits for room (items are dropped when full, a flush never is).
+    private async Task WaitForRoomAsync(TaskCompletionSource done)
+    {
+        await _queue.Writer.WriteAsync((default, done));
+        await done.Task;
     }
 
     protected abstract Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<T> batch, CancellationToken ct);
