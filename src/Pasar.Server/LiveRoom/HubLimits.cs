@@ -1,22 +1,9 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.LiveRoom;
-
-/// <summary>
-/// The hub's share of <c>Pasar:RateLimits</c> (SPEC §17). Bound from the same section as the HTTP limits, so one
-/// <c>Pasar:RateLimits:Enabled=false</c> turns every limit off (tests and benchmarks that load one server).
-/// </summary>
-internal sealed class HubRateLimitOptions
-{
-    public const string Section = "Pasar:RateLimits";
-
-    public bool Enabled { get; set; } = true;
-
-    /// <summary>Hub calls a connection may make per second, with bursts of twice that (a token bucket). Default 10.</summary>
-    public int HubCallsPerSecond { get; set; } = 10;
-}
 
 /// <summary>Structural limits of one hub connection; they hold whether or not rate limits are on.</summary>
 internal static class HubLimits
@@ -58,7 +45,7 @@ internal sealed class LiveHubFilter : IHubFilter, IDisposable
     private int _windowLines;
     private int _suppressed;
 
-    public LiveHubFilter(IOptions<HubRateLimitOptions> options, LiveRoomMetrics metrics, TimeProvider time, ILogger<LiveHubFilter> logger)
+    public LiveHubFilter(IOptions<RateLimitOptions> options, LiveRoomMetrics metrics, TimeProvider time, ILogger<LiveHubFilter> logger)
     {
         _metrics = metrics;
         _time = time;

@@ -16,9 +16,6 @@ public static class LiveRoomModule
             .Validate(o => o.MaxPendingWrites is >= 4 and <= 10_000, "Pasar:Chat:MaxPendingWrites must be between 4 and 10000.")
             .Validate(o => o.CoalesceTick >= TimeSpan.FromMilliseconds(10) && o.CoalesceTick <= TimeSpan.FromSeconds(5), "Pasar:Chat:CoalesceTick must be between 10 ms and 5 s.")
             .ValidateOnStart();
-        builder.Services.AddOptions<HubRateLimitOptions>().BindConfiguration(HubRateLimitOptions.Section)
-            .Validate(o => o.HubCallsPerSecond is >= 1 and <= 10_000, "Pasar:RateLimits:HubCallsPerSecond must be between 1 and 10000.")
-            .ValidateOnStart();
         builder.Services.AddSingleton<LiveRoomMetrics>();
         builder.Services.AddSingleton<ViewerIds>();
         builder.Services.AddSingleton<LiveHubFilter>();

@@ -47,6 +47,7 @@ public static class WebModule
         var files = app.Services.GetRequiredService<WebAppFiles>();
         if (files.Root is { } root)
         {
+            var policy = ContentSecurityPolicy(app.Services.GetRequiredService<IOptions<PasarOptions>>().Value.Auth.Authority);
             var provider = new PhysicalFileProvider(root);
             app.Use((context, next) => ServePrecompressed(context, next, provider));
             var types = new FileExtensionContentTypeProvider();
@@ -56,7 +57,7 @@ public static class WebModule
             {
                 FileProvider = provider,
                 ContentTypeProvider = types,
-                OnPrepareResponse = ctx => PrepareAsset(ctx, types),
+                OnPrepareResponse = ctx => PrepareAsset(ctx, types, policy),
             });
         }
         else
@@ -111,7 +112,7 @@ public static class WebModule
         return next(context);
     }
 
-    private static void PrepareAsset(StaticFileResponseContext ctx, FileExtensionContentTypeProvider types)
+    private static void PrepareAsset(StaticFileResponseContext ctx, FileExtensionContentTypeProvider types, string policy)
     {
         var name = ctx.File.Name;
         if (name.EndsWith(".br", StringComparison.Ordinal) || name.EndsWith(".gz", StringComparison.Ordinal))
@@ -126,7 +127,7 @@ public static class WebModule
         if (name.Contains(".html", StringComparison.Ordinal))
         {
             // A page fetched by its file name (/index.html) instead of an app route gets the same policy.
-            ctx.Context.Response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+            ctx.Context.Response.Headers.ContentSecurityPolicy = policy;
         }
 
         // Vite puts a content hash in every asset name, so an asset never changes under its name.
