@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Dapper;
-using Pasar.Server.Platform.Http;
 using Pasar.Server.Platform;
+using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.Catalog;
 
