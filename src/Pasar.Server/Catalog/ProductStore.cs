@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Pasar.Server.Platform;
 using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.Catalog;
@@ -29,6 +30,15 @@ public sealed class ProductStore : ICatalogStock
     {
         var row = await c.QuerySingleOrDefaultAsync<ProductRow>(new CommandDefinition(
             $"SELECT {Columns} FROM products WHERE id = @id", new { id }, tx, cancellationToken: ct));
+        return row?.ToProduct();
+    }
+
+    /// <summary>The product, with its row locked until the transaction ends on PostgreSQL (SQLite's single writer needs no lock).</summary>
+    internal static async Task<Product?> FindForUpdateAsync(DbConnection c, DbTransaction tx, string id, DatabaseProvider provider, CancellationToken ct)
+    {
+        var lockClause = provider == DatabaseProvider.Postgres ? " FOR UPDATE" : "";
+        var row = await c.QuerySingleOrDefaultAsync<ProductRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM products WHERE id = @id{lockClause}", new { id }, tx, cancellationToken: ct));
         return row?.ToProduct();
     }
 

@@ -69,7 +69,7 @@ internal static class ProductsApi
     }
 
     internal static async Task<Results<Ok<Product>, ProblemHttpResult, ValidationProblem>> Update(
-        string id, UpdateProductRequest body, ClaimsPrincipal user, Database db, ProductStore store, Outbox outbox, TimeProvider time, CancellationToken ct)
+        string id, UpdateProductRequest body, ClaimsPrincipal user, Database db, Outbox outbox, TimeProvider time, CancellationToken ct)
     {
         var v = new RequestValidator()
             .Text("title", body.Title, 1, 200, required: false)
@@ -85,7 +85,9 @@ internal static class ProductsApi
         var now = time.GetUtcNow();
         var result = await db.InTransactionAsync<Results<Ok<Product>, ProblemHttpResult, ValidationProblem>>(async (c, tx) =>
         {
-            var current = await store.FindAsync(c, tx, id, ct);
+            // PostgreSQL: the row is locked from this read to the commit, so the ownership check and the price
+            // compared for PRICE_DROP are the ones the update applies to. SQLite has one writer at a time already.
+            var current = await ProductStore.FindForUpdateAsync(c, tx, id, db.Provider, ct);
             if (current is null)
             {
                 return ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
@@ -96,21 +98,23 @@ internal static class ProductsApi
                 return ApiProblem.Forbidden("Only the product's seller can change it.");
             }
 
-            var updated = current with
-            {
-                Title = body.Title?.Trim() ?? current.Title,
-                Description = body.Description is null ? current.Description : body.Description.Trim(),
-                PriceMinor = body.PriceMinor ?? current.PriceMinor,
-                Stock = body.Stock ?? current.Stock,
-                ImageUrl = body.ImageUrl ?? current.ImageUrl,
-            };
-            await c.ExecuteAsync(new CommandDefinition(
-                """
-                UPDATE products SET title = @Title, description = @Description, price_minor = @PriceMinor, stock = @Stock, image_url = @ImageUrl, updated_at = @now
-                WHERE id = @Id
+            // Only the fields that were sent are written. Stock is never written back from the read above: a
+            // title edit must not undo the orders committed since (stock = COALESCE(NULL, stock) keeps the row's
+            // own value). A sent stock is the seller's absolute count, applied under the lock.
+            var updated = (await c.QuerySingleAsync<ProductStore.ProductRow>(new CommandDefinition(
+                $"""
+                UPDATE products SET
+                    title = COALESCE(@title, title),
+                    description = COALESCE(@description, description),
+                    price_minor = COALESCE(@priceMinor, price_minor),
+                    stock = COALESCE(@stock, stock),
+                    image_url = COALESCE(@imageUrl, image_url),
+                    updated_at = @now
+                WHERE id = @id
+                RETURNING {ProductStore.Columns}
                 """,
-                new { updated.Title, updated.Description, updated.PriceMinor, updated.Stock, updated.ImageUrl, now = now.ToUnixTimeMilliseconds(), updated.Id },
-                tx, cancellationToken: ct));
+                new { title = body.Title?.Trim(), description = body.Description?.Trim(), priceMinor = body.PriceMinor, stock = body.Stock, imageUrl = body.ImageUrl, now = now.ToUnixTimeMilliseconds(), id },
+                tx, cancellationToken: ct))).ToProduct();
             if (updated.PriceMinor < current.PriceMinor)
             {
                 await outbox.EnqueueAsync(c, tx, new ProductPriceDropped(updated.Id, updated.SellerId, current.PriceMinor, updated.PriceMinor, updated.Currency, now), ct);

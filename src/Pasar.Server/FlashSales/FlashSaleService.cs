@@ -61,14 +61,6 @@ internal sealed class FlashSaleService(
         var now = time.GetUtcNow();
         var outcome = await database.InTransactionAsync<CommandOutcome<FlashSale>>(async (c, tx) =>
         {
-            var active = await c.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM flash_sales WHERE session_id = @Id AND status = 'active'", new { session.Id }, tx, cancellationToken: ct));
-            if (active > 0)
-            {
-                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status409Conflict, "FLASH_SALE_ACTIVE", "A flash sale is already running",
-                    "One flash sale at a time per live session; end or sell out the current one first."));
-            }
-
             var product = await catalog.FindAsync(c, tx, body.ProductId!, ct);
             if (product is null)
             {
@@ -86,11 +78,6 @@ internal sealed class FlashSaleService(
                     extra: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["salePriceMinor"] = ["salePriceMinor must not be above the product's price."] } }));
             }
 
-            if (!await catalog.TryTakeStockAsync(c, tx, product.Id, body.Quantity!.Value, now.ToUnixTimeMilliseconds(), ct))
-            {
-                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status409Conflict, "OUT_OF_STOCK", "Not enough stock", $"The product has {product.Stock} in stock."));
-            }
-
             var row = new FlashSaleRow
             {
                 Id = Ids.New(),
@@ -99,18 +86,33 @@ internal sealed class FlashSaleService(
                 ProductId = product.Id,
                 SalePriceMinor = body.SalePriceMinor!.Value,
                 Currency = product.Currency,
-                Quantity = body.Quantity.Value,
+                Quantity = body.Quantity!.Value,
                 Sold = 0,
                 PerUserLimit = body.PerUserLimit ?? 1,
                 StartsAt = now.ToUnixTimeMilliseconds(),
                 EndsAt = now.AddSeconds(body.DurationSeconds ?? 300).ToUnixTimeMilliseconds(),
                 Status = FlashSaleStatus.Active,
             };
-            await c.ExecuteAsync(new CommandDefinition(
+            // The partial unique index (one active sale per session) decides between racing starts: the second
+            // waits for the first to commit, then inserts nothing. The sale row goes in before the stock is taken,
+            // so a refused start never touches the product row.
+            var inserted = await c.ExecuteAsync(new CommandDefinition(
                 """
                 INSERT INTO flash_sales (id, session_id, seller_id, product_id, sale_price_minor, currency, quantity, sold, per_user_limit, starts_at, ends_at, status, created_at)
                 VALUES (@Id, @SessionId, @SellerId, @ProductId, @SalePriceMinor, @Currency, @Quantity, 0, @PerUserLimit, @StartsAt, @EndsAt, 'active', @StartsAt)
+                ON CONFLICT (session_id) WHERE status = 'active' DO NOTHING
                 """, row, tx, cancellationToken: ct));
+            if (inserted == 0)
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status409Conflict, "FLASH_SALE_ACTIVE", "A flash sale is already running",
+                    "One flash sale at a time per live session; end or sell out the current one first."));
+            }
+
+            if (!await catalog.TryTakeStockAsync(c, tx, product.Id, body.Quantity.Value, now.ToUnixTimeMilliseconds(), ct))
+            {
+                return CommandOutcome<FlashSale>.Refused(ApiProblem.Create(StatusCodes.Status409Conflict, "OUT_OF_STOCK", "Not enough stock", $"The product has {product.Stock} in stock."));
+            }
+
             await outbox.EnqueueAsync(c, tx, new FlashSaleStarted(row.Id, row.SessionId, row.SellerId, row.ProductId, now), ct);
             return new CommandOutcome<FlashSale>(row.ToSale(), null);
         }, ct);

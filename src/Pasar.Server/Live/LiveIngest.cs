@@ -117,7 +117,11 @@ internal sealed class LiveIngest(
 {
     private readonly ConcurrentDictionary<string, Broadcast> _broadcasts = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger<LiveIngest>();
+    private readonly SemaphoreSlim _sweeping = new(1, 1);
     private volatile bool _stopping;
+    private ITimer? _replaySweep;
+
+    private static readonly TimeSpan ReplaySweepInterval = TimeSpan.FromMinutes(1);
 
     public string HlsRoot => Path.Combine(pasarOptions.Value.FullDataDir, "hls");
 
@@ -272,8 +276,10 @@ internal sealed class LiveIngest(
     }
 
     /// <summary>
-    /// Ends a session: the status first (so the key is refused from now on), then the publisher is closed, its ffmpeg
-    /// finishes the last segment, and the recording becomes the replay. False when it had already ended.
+    /// Ends a session: the status first (so the key is refused from now on, and the replay is owed), then the
+    /// publisher is closed, its ffmpeg finishes the last segment, and the recording becomes the replay. Whatever
+    /// fails on the way, the transcoding slot is given back and the broadcast is forgotten; a replay that could not
+    /// be written stays owed and is written by the next sweep or start-up. False when it had already ended.
     /// </summary>
     public async Task<bool> EndAsync(string sessionId, string reason, CancellationToken ct)
     {
@@ -301,19 +307,27 @@ internal sealed class LiveIngest(
             broadcast.Gate.Release();
         }
 
-        if (publisher is not null)
+        try
         {
-            publisher.Context?.Connection.Close();
-            await WaitQuietlyAsync(publisher.Ended.Task, TimeSpan.FromSeconds(20));
+            if (publisher is not null)
+            {
+                publisher.Context?.Connection.Close();
+                await WaitQuietlyAsync(publisher.Ended.Task, TimeSpan.FromSeconds(20));
+            }
+
+            await WriteReplayAsync(broadcast.Packager);
+        }
+        finally
+        {
+            if (broadcast.HoldsTranscodeSlot)
+            {
+                broadcast.HoldsTranscodeSlot = false;
+                capacity.Release();
+            }
+
+            _broadcasts.TryRemove(sessionId, out _);
         }
 
-        await broadcast.Packager.FinalizeAsync();
-        if (broadcast.HoldsTranscodeSlot)
-        {
-            capacity.Release();
-        }
-
-        _broadcasts.TryRemove(sessionId, out _);
         _logger.LogInformation("Live {SessionId} ended ({Reason})", sessionId, reason);
         return changed;
     }
@@ -327,11 +341,76 @@ internal sealed class LiveIngest(
             var broadcast = _broadcasts.GetOrAdd(session.Id, id => NewBroadcast(id, session.SellerId, wentLive: true));
             ArmGrace(broadcast);
         }
+
+        // Sessions that ended but whose replay was never written (the process died between the two steps, or the
+        // write failed): written now, then every minute while any is owed.
+        await ResumeOwedReplaysAsync(cancellationToken);
+        _replaySweep = time.CreateTimer(
+            static state => _ = ((LiveIngest)state!).ResumeOwedReplaysAsync(CancellationToken.None),
+            this, ReplaySweepInterval, ReplaySweepInterval);
+    }
+
+    /// <summary>Writes the replays still owed whose recording is on this node's disk. One sweep at a time.</summary>
+    internal async Task ResumeOwedReplaysAsync(CancellationToken ct)
+    {
+        if (_stopping || !await _sweeping.WaitAsync(0, ct))
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var sessionId in await store.ListReplayPendingAsync(ct))
+            {
+                // A session still registered is being ended right now, by EndAsync; a folder elsewhere is another
+                // node's recording, which that node writes.
+                if (_stopping || _broadcasts.ContainsKey(sessionId) || !Directory.Exists(SessionDirectory(sessionId)))
+                {
+                    continue;
+                }
+
+                await using var packager = new HlsPackager(sessionId, SessionDirectory(sessionId), options.Value, metrics, time, loggers.CreateLogger<HlsPackager>());
+                if (await WriteReplayAsync(packager))
+                {
+                    _logger.LogInformation("Live {SessionId}: the owed replay is written", sessionId);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _logger.LogWarning("Live: looking for owed replays failed ({Error}); the next sweep tries again", ex.Message);
+        }
+        finally
+        {
+            _sweeping.Release();
+        }
+    }
+
+    /// <summary>Closes the playlists and writes the replay; true when it is on disk and no longer owed.</summary>
+    private async Task<bool> WriteReplayAsync(HlsPackager packager)
+    {
+        try
+        {
+            await packager.FinalizeAsync();
+            await store.ReplayWrittenAsync(packager.SessionId, CancellationToken.None);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            // The session has ended all the same; its replay stays owed (replay_pending) for the next sweep.
+            _logger.LogError("Live {SessionId}: writing the replay failed ({Error}); it is retried within {Interval}", packager.SessionId, ex.Message, ReplaySweepInterval);
+            return false;
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        if (_replaySweep is not null)
+        {
+            await _replaySweep.DisposeAsync();
+        }
+
         var publishers = new List<Task>();
         foreach (var broadcast in _broadcasts.Values)
         {

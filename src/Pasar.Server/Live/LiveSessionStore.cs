@@ -95,13 +95,14 @@ internal sealed class LiveSessionStore(Database db, Outbox outbox, TimeProvider 
             return true;
         }, ct);
 
-    /// <summary>Any status → ended. False when it had already ended.</summary>
+    /// <summary>Any status → ended, owing its replay until <see cref="ReplayWrittenAsync"/>. False when it had already ended.</summary>
     public Task<bool> MarkEndedAsync(string id, string reason, CancellationToken ct) =>
         db.InTransactionAsync(async (c, tx) =>
         {
             var now = time.GetUtcNow();
             var changed = await c.ExecuteAsync(new CommandDefinition(
-                "UPDATE live_sessions SET status = 'ended', ended_at = @at, end_reason = @reason WHERE id = @id AND status <> 'ended'",
+                // A session that never went live has no recording, so no replay is owed.
+                "UPDATE live_sessions SET status = 'ended', ended_at = @at, end_reason = @reason, replay_pending = CASE WHEN started_at IS NULL THEN 0 ELSE 1 END WHERE id = @id AND status <> 'ended'",
                 new { id, at = now.ToUnixTimeMilliseconds(), reason }, tx, cancellationToken: ct));
             if (changed == 0)
             {
@@ -112,6 +113,18 @@ internal sealed class LiveSessionStore(Database db, Outbox outbox, TimeProvider 
             await outbox.EnqueueAsync(c, tx, new LiveEnded(row.Id, row.SellerId, reason, now), ct);
             return true;
         }, ct);
+
+    /// <summary>The replay of an ended session is on disk: nothing is left to resume.</summary>
+    public Task ReplayWrittenAsync(string id, CancellationToken ct) =>
+        db.InTransactionAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
+            "UPDATE live_sessions SET replay_pending = 0 WHERE id = @id", new { id }, tx, cancellationToken: ct)), ct);
+
+    /// <summary>Ended sessions whose replay has not been written yet (a crash or a failure while ending).</summary>
+    public async Task<IReadOnlyList<string>> ListReplayPendingAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<string>(new CommandDefinition("SELECT id FROM live_sessions WHERE replay_pending = 1", cancellationToken: ct))).AsList();
+    }
 
     public async Task<IReadOnlyList<LiveSessionRow>> ListAsync(string? status, string? sellerId, PageRequest page, CancellationToken ct)
     {

@@ -91,6 +91,40 @@ public sealed class FlashSaleTests
         show.Seller.Dispose();
     }
 
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Twenty_simultaneous_starts_in_one_session_start_exactly_one_sale_and_carve_the_stock_once(Backend backend)
+    {
+        await using var app = await PasarApp.StartAsync(backend);
+        var show = await OnAirAsync(app, stock: 500);
+        // A double click, many times over: every start asks for the same session at the same moment.
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var starts = Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
+        {
+            using var client = app.NewClient();
+            client.DefaultRequestHeaders.Authorization = show.Seller.DefaultRequestHeaders.Authorization;
+            await go.Task;
+            using var response = await client.PostAsJsonAsync($"/api/live/sessions/{show.SessionId}/flash-sales",
+                new { productId = show.ProductId, salePriceMinor = 5_000, quantity = 10 + i, durationSeconds = 300 }, Ct);
+            var body = await response.JsonAsync();
+            return (response.StatusCode, Body: body);
+        }, Ct)).ToList();
+        go.SetResult();
+        var responses = await Task.WhenAll(starts);
+
+        var created = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created);
+        Assert.All(responses.Where(r => r.StatusCode != HttpStatusCode.Created), r =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+            Assert.Equal("FLASH_SALE_ACTIVE", r.Body.GetProperty("code").GetString());
+        });
+        var quantity = created.Body.GetProperty("quantity").GetInt64();
+        Assert.Equal(500L - quantity, await app.ScalarAsync<long>("SELECT stock FROM products WHERE id = @id", new { id = show.ProductId }));
+        Assert.Equal(1L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM flash_sales WHERE session_id = @id", new { id = show.SessionId }));
+        Assert.Equal(1L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE type = 'FlashSaleStarted'"));
+        show.Seller.Dispose();
+    }
+
     [Fact]
     public async Task The_window_is_exact_and_unsold_units_return_to_the_product()
     {

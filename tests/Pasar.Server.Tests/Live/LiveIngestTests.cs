@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Pasar.Server.Live;
 using Pasar.Server.Tests.Infrastructure;
 
 namespace Pasar.Server.Tests.Live;
@@ -90,6 +92,52 @@ public sealed class LiveIngestTests
         // The key of an ended session no longer publishes.
         await using var late = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 2, size: "320x240");
         Assert.NotEqual(0, (await late.WaitAsync(TimeSpan.FromSeconds(30))).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_replay_whose_write_failed_while_ending_is_written_after_a_restart_and_the_slot_is_released()
+    {
+        var app = await LiveApp.StartAsync(Backend.Embedded, s => s["Pasar:Live:Ladder"] = "360p30");
+        string id;
+        string replayPath;
+        try
+        {
+            using var seller = await app.ClientAsAsync("seller-ending", "seller");
+            (id, var key) = await seller.CreateSessionAsync();
+            await using var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 60, size: "640x480");
+            await PasarApp.EventuallyAsync(() => Task.FromResult(app.Recorded(id).Count >= 2), TimeSpan.FromSeconds(30), "two segments");
+            var capacity = app.Services.GetRequiredService<TranscodeCapacity>();
+            Assert.Equal(1, capacity.InUse); // the 360p rung of a 480p source takes a transcoding slot
+
+            // The fault: the replay's master playlist cannot be written (a folder stands where the file goes).
+            replayPath = Path.Combine(app.SessionDirectory(id), HlsPackager.ReplayFile);
+            Directory.CreateDirectory(replayPath);
+            using var end = await seller.PostAsync($"/api/live/sessions/{id}/end", null, Ct);
+            Assert.Equal(HttpStatusCode.OK, end.StatusCode);
+
+            var session = await app.Client.SessionAsync(id);
+            Assert.Equal("ended", session.GetProperty("status").GetString());
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, session.GetProperty("replayUrl").ValueKind);
+            Assert.Equal(1L, await app.ScalarAsync<long>("SELECT replay_pending FROM live_sessions WHERE id = @id", new { id }));
+            // Ending failed half way, yet the slot is free and the broadcast is gone.
+            Assert.Equal(0, capacity.InUse);
+            Assert.Null(app.Ingest().Packager(id));
+            Assert.False(app.Ingest().IsPublishing(id));
+            app.KeepDataOnDispose = true;
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
+
+        Directory.Delete(replayPath); // the fault is gone (the disk was fixed) by the time the server starts again
+        await using var restarted = await PasarApp.StartAsync(Backend.Embedded, shareSettings: new(app.Settings), restart: true);
+        await PasarApp.EventuallyAsync(async () => (await restarted.Client.SessionAsync(id)).GetProperty("replayUrl").ValueKind == System.Text.Json.JsonValueKind.String,
+            TimeSpan.FromSeconds(15), "the owed replay after the restart");
+        var replay = await restarted.Client.GetStringAsync($"/hls/{id}/source/replay.m3u8", Ct);
+        Assert.EndsWith("#EXT-X-ENDLIST\n", replay, StringComparison.Ordinal);
+        Assert.Contains(".ts", replay, StringComparison.Ordinal);
+        Assert.Equal(0L, await restarted.ScalarAsync<long>("SELECT replay_pending FROM live_sessions WHERE id = @id", new { id }));
     }
 
     [Fact]
