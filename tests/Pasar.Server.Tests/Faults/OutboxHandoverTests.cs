@@ -7,7 +7,7 @@ using Pasar.Testing;
 namespace Pasar.Server.Tests.Faults;
 
 /// <summary>
-/// kill -9 while the dispatcher holds leased events, then a restart: the new node takes the dead node's work over
+/// kill -9 right after the dispatcher leased a batch of events, then a restart: the new node takes the dead node's work over
 /// within seconds (short leases, renewed while working), not after a 30 s lease, and applies nothing twice.
 /// </summary>
 public sealed class OutboxHandoverTests
@@ -52,7 +52,9 @@ public sealed class OutboxHandoverTests
                 }
             })).ToList();
 
-            // Kill while the dispatcher holds a lease on events it has not finished.
+            // Kill just after the dispatcher claimed a new batch (the highest leased id went up): the lease it took is
+            // fresh, so a long fixed lease would hold these events for nearly its whole length after the crash.
+            long? lastHighest = null;
             await PasarApp.EventuallyAsync(async () =>
             {
                 if (confirmed.Count < 100)
@@ -61,8 +63,11 @@ public sealed class OutboxHandoverTests
                 }
 
                 await using var c = await db.OpenAsync(Ct);
-                return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL AND locked_by IS NOT NULL") > 0;
-            }, TimeSpan.FromSeconds(60), "a burst of orders with events leased but not yet delivered");
+                var highest = await c.ExecuteScalarAsync<long?>("SELECT MAX(id) FROM outbox WHERE dispatched_at IS NULL AND locked_by IS NOT NULL");
+                var claimedNow = highest is not null && lastHighest is not null && highest > lastHighest;
+                lastHighest = highest ?? lastHighest;
+                return claimedNow;
+            }, TimeSpan.FromSeconds(60), "a burst of orders and a fresh claim of a batch of their events");
             first.Kill();
             await stop.CancelAsync();
             await Task.WhenAll(workers);
