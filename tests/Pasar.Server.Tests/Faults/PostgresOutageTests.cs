@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Http.Json;
 using Dapper;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
 using Pasar.Server.Tests.Infrastructure;
 using Pasar.Testing;
 
@@ -31,6 +34,25 @@ public sealed class PostgresOutageTests
         var productId = (await seller.CreateProductAsync(stock: InitialStock)).GetProperty("id").GetString()!;
         var buyers = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i => server.NewClient(await server.TokenAsync($"buyer-{i}", "buyer"))));
 
+        // A live room whose chat goes on through the outage: every message the hub accepted must reach SQL.
+        var sessionId = (await (await seller.PostAsJsonAsync("/api/live/sessions", new { title = "Outage show" }, Ct)).JsonAsync()).GetProperty("id").GetString()!;
+        await using (var setup = PasarApp.DatabaseFor(settings))
+        {
+            await setup.InTransactionAsync(async (c, tx) =>
+                await c.ExecuteAsync("UPDATE live_sessions SET status = 'live', started_at = 0 WHERE id = @sessionId", new { sessionId }, tx), Ct); // first media arrived
+        }
+
+        var chatToken = await server.TokenAsync("chatter", "buyer");
+        await using var hub = new HubConnectionBuilder().WithUrl(new Uri(server.BaseAddress, "/hubs/live"), o =>
+        {
+            o.AccessTokenProvider = () => Task.FromResult<string?>(chatToken);
+            o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets;
+            o.SkipNegotiation = true;
+        }).Build();
+        await hub.StartAsync(Ct);
+        await hub.InvokeAsync<object>("JoinSession", sessionId, Ct);
+        var chatAccepted = new ConcurrentBag<string>();
+
         var confirmed = new ConcurrentBag<string>();
         var unavailable = new ConcurrentBag<(string? Code, string? RetryAfter)>();
         var other = new ConcurrentBag<string>();
@@ -56,6 +78,23 @@ public sealed class PostgresOutageTests
                 }
             }
         })).ToList();
+        workers.Add(Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                try
+                {
+                    await hub.InvokeAsync("SendChat", sessionId, $"message {n}", CancellationToken.None);
+                    chatAccepted.Add($"message {n}");
+                }
+                catch (HubException)
+                {
+                    // refused (the store is away, or too fast): not accepted, so not owed
+                }
+
+                await Task.Delay(20);
+            }
+        }, Ct));
 
         await PasarApp.EventuallyAsync(() => Task.FromResult(confirmed.Count >= 50), TimeSpan.FromSeconds(60), "orders flowing before the outage");
         await pg.StopAsync();
@@ -81,7 +120,7 @@ public sealed class PostgresOutageTests
             Assert.False(string.IsNullOrEmpty(u.RetryAfter));
         });
 
-        await using var db = PasarApp.DatabaseFor(settings);
+        await using var db = PasarApp.DatabaseFor(settings); // a new pool: the one before the outage holds dead connections
         await using var c = await db.OpenAsync(Ct);
         var orderIds = (await c.QueryAsync<string>("SELECT id FROM orders")).ToHashSet();
         Assert.Subset(orderIds, confirmed.ToHashSet());
@@ -93,6 +132,12 @@ public sealed class PostgresOutageTests
         await PasarApp.EventuallyAsync(async () => await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL") == 0,
             TimeSpan.FromSeconds(60), "the outbox to drain after the outage");
         Assert.Equal(sold, await c.ExecuteScalarAsync<long>("SELECT sold FROM products WHERE id = @productId", new { productId }));
+
+        // Chat the hub accepted, also just before or during the outage, was held and written once SQL was back.
+        Assert.NotEmpty(chatAccepted);
+        await PasarApp.EventuallyAsync(async () =>
+            (await c.QueryAsync<string>("SELECT text FROM chat_messages WHERE session_id = @sessionId", new { sessionId })).ToHashSet().IsSupersetOf(chatAccepted),
+            TimeSpan.FromSeconds(30), "every accepted chat message in SQL");
         try
         {
             Directory.Delete(dataDir, recursive: true);

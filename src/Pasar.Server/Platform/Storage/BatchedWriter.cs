@@ -49,7 +49,9 @@ public abstract class BatchedWriter<T>(Database database, ILogger logger) : Back
         {
         }
 
-        // Shutdown: whatever was accepted before the stop is written, if the database lets us within the budget.
+        // Shutdown: nothing more is accepted (a later FlushAsync returns at once instead of waiting on a queue
+        // nobody reads), and whatever was accepted before the stop is written, if the database lets us in time.
+        _queue.Writer.TryComplete();
         using var budget = new CancellationTokenSource(ShutdownBudget);
         try
         {
