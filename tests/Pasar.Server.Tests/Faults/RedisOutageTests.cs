@@ -11,7 +11,7 @@ using StackExchange.Redis;
 namespace Pasar.Server.Tests.Faults;
 
 /// <summary>
-/// Redis stops answering (<c>CLIENT PAUSE 5000 ALL</c>: commands queue and run late, after the client gave up)
+/// Redis stops answering (<c>CLIENT PAUSE 10000 ALL</c>: commands queue and run late, after the client gave up)
 /// while orders, chat and a flash sale run. The server runs on its own redis-server so no other test is paused.
 /// </summary>
 public sealed class RedisOutageTests
@@ -25,7 +25,7 @@ public sealed class RedisOutageTests
     {
         ExternalServers.Current.RequireScaled();
         await using var redis = await RedisServer.StartAsync();
-        // A 1 s command timeout, so that the gate's retries all fall inside the 5 s pause and some purchases see 503.
+        // A 1 s command timeout (checked about once a second), so that the gate's three tries all fall inside the 10 s pause and the purchases of that moment see 503.
         await using var app = await PasarApp.StartAsync(Backend.Scaled, s =>
         {
             s["Pasar:Redis:ConnectionString"] = $"{redis.ConnectionString},syncTimeout=1000,asyncTimeout=1000";
@@ -55,8 +55,8 @@ public sealed class RedisOutageTests
 
         await WaveAsync(0, 100);
 
-        // The outage: purchases, plain orders and chat all arrive while Redis holds every command for 5 s.
-        await admin.GetServer(admin.GetEndPoints()[0]).ExecuteAsync("CLIENT", "PAUSE", "5000", "ALL");
+        // The outage: purchases, plain orders and chat all arrive while Redis holds every command for 10 s.
+        await admin.GetServer(admin.GetEndPoints()[0]).ExecuteAsync("CLIENT", "PAUSE", "10000", "ALL");
         var chatDuring = Task.Run(async () =>
         {
             for (var n = 0; n < 5; n++)
