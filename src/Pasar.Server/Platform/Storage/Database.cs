@@ -3,6 +3,7 @@ using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Polly;
 
 namespace Pasar.Server.Platform.Storage;
 
@@ -17,11 +18,13 @@ public sealed class Database : IAsyncDisposable
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
     private readonly NpgsqlDataSource? _postgres;
     private readonly string? _sqliteConnectionString;
+    private readonly ResiliencePipeline _retry;
 
     public Database(IOptions<PasarOptions> options)
     {
         var o = options.Value;
         Provider = o.Database.Provider;
+        _retry = StoreResilience.CreateSql(() => _postgres?.Clear());
         if (Provider == DatabaseProvider.Postgres)
         {
             _postgres = NpgsqlDataSource.Create(o.Database.ConnectionString!);
@@ -45,9 +48,9 @@ public sealed class Database : IAsyncDisposable
 
     public string? PostgresConnectionString => _postgres?.ConnectionString;
 
-    /// <summary>Opens a connection, retrying briefly (<see cref="StoreResilience.Sql"/>) when the database is not reachable.</summary>
+    /// <summary>Opens a connection, retrying briefly (<see cref="StoreResilience.CreateSql"/>) when the database is not reachable.</summary>
     public Task<DbConnection> OpenAsync(CancellationToken ct) =>
-        StoreResilience.Sql.ExecuteAsync(static async (self, token) => await self.OpenOnceAsync(token), this, ct).AsTask();
+        _retry.ExecuteAsync(static async (self, token) => await self.OpenOnceAsync(token), this, ct).AsTask();
 
     private async Task<DbConnection> OpenOnceAsync(CancellationToken ct)
     {
@@ -89,7 +92,7 @@ public sealed class Database : IAsyncDisposable
             // A transaction that failed transiently (SQLite busy, a dropped or refused PostgreSQL connection,
             // a serialization failure) rolled back whole, so it is run again from the start: the work may run
             // more than once, and only its SQL effects count.
-            return await StoreResilience.Sql.ExecuteAsync(static async (state, token) =>
+            return await _retry.ExecuteAsync(static async (state, token) =>
             {
                 var (self, work) = state;
                 await using var connection = await self.OpenOnceAsync(token);

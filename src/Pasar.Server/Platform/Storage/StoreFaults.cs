@@ -68,8 +68,13 @@ public sealed class StoreCommitUnknownException(Exception inner)
 /// </summary>
 public static class StoreResilience
 {
-    /// <summary>SQL transactions and connection opens: a transaction that failed transiently rolled back whole and is run again.</summary>
-    public static ResiliencePipeline Sql { get; } = new ResiliencePipelineBuilder
+    /// <summary>
+    /// SQL transactions and connection opens (one per <see cref="Database"/>): a transaction that failed transiently
+    /// rolled back whole and is run again. <paramref name="connectionsLost"/> runs before a retry that follows a lost
+    /// connection, so that the pool's other idle connections to a restarted server are dropped instead of each
+    /// failing one more request.
+    /// </summary>
+    public static ResiliencePipeline CreateSql(Action connectionsLost) => new ResiliencePipelineBuilder
     {
         Name = "sql",
     }.AddRetry(new RetryStrategyOptions
@@ -80,6 +85,15 @@ public static class StoreResilience
         UseJitter = true,
         Delay = TimeSpan.FromMilliseconds(50),
         MaxDelay = TimeSpan.FromMilliseconds(500),
+        OnRetry = args =>
+        {
+            if (args.Outcome.Exception is NpgsqlException { InnerException: IOException or SocketException } or PostgresException { SqlState: "57P01" or "57P02" or "57P03" })
+            {
+                connectionsLost();
+            }
+
+            return ValueTask.CompletedTask;
+        },
     }).Build();
 
     /// <summary>
