@@ -97,15 +97,32 @@ public sealed class PostgresServer : IAsyncDisposable
             throw new ServerUnavailableException($"initdb failed: {init.Output}");
         }
 
-        var options = $"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=128MB";
-        var start = await server.AsOwnerAsync(pgCtl, ["-D", data, "-o", options, "-l", Path.Combine(dir, "log"), "-w", "-t", "60", "start"], TimeSpan.FromMinutes(2));
-        if (start.ExitCode != 0)
-        {
-            throw new ServerUnavailableException($"pg_ctl start failed: {start.Output} {TryRead(Path.Combine(dir, "log"))}");
-        }
-
+        await server.StartClusterAsync();
         return server;
     }
+
+    private async Task StartClusterAsync()
+    {
+        var options = $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=128MB";
+        var start = await AsOwnerAsync(_pgCtl, ["-D", Path.Combine(_dir, "data"), "-o", options, "-l", Path.Combine(_dir, "log"), "-w", "-t", "60", "start"], TimeSpan.FromMinutes(2));
+        if (start.ExitCode != 0)
+        {
+            throw new ServerUnavailableException($"pg_ctl start failed: {start.Output} {TryRead(Path.Combine(_dir, "log"))}");
+        }
+    }
+
+    /// <summary>An outage: <c>pg_ctl stop -m fast</c> (open sessions are ended, new ones refused) until <see cref="StartAgainAsync"/>.</summary>
+    public async Task StopAsync()
+    {
+        var stop = await AsOwnerAsync(_pgCtl, ["-D", Path.Combine(_dir, "data"), "-m", "fast", "-w", "-t", "60", "stop"], TimeSpan.FromMinutes(1));
+        if (stop.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"pg_ctl stop failed: {stop.Output}");
+        }
+    }
+
+    /// <summary>Starts the cluster again on the same port and data after <see cref="StopAsync"/>.</summary>
+    public Task StartAgainAsync() => StartClusterAsync();
 
     /// <summary>A new empty database for one test app.</summary>
     public async Task<string> CreateDatabaseAsync()

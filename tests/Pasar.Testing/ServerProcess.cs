@@ -24,6 +24,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>Whether the server process ended (it must not, whatever a store does).</summary>
+    public bool HasExited => _process.HasExited;
+
     public double CpuSeconds() => ProcessStats.Seconds(_process.Id);
 
     public double PeakRssMb() => ProcessStats.PeakRssMb(_process.Id);

@@ -1,4 +1,5 @@
 using Dapper;
+using Pasar.Server.Platform;
 using Pasar.Server.Platform.Redis;
 using Pasar.Server.Platform.Storage;
 using StackExchange.Redis;
@@ -10,10 +11,26 @@ namespace Pasar.Server.FlashSales;
 /// counts (atomic on Garnet in transaction mode and on Redis, across any number of nodes). Only requests
 /// that pass reach SQL. When the keys are missing (a new node's first look after the hot state was lost) they
 /// are rebuilt from SQL: remaining = quantity − sold, per-user counts from the buyers table.
+/// <para>
+/// A command that timed out may still run on the server (a paused or slow Redis runs it later), so every take
+/// and every release carries an operation id that the script records: sending it again returns what the first
+/// run did instead of taking or giving back a second time. A take or release whose outcome stays unknown (the
+/// store is down) is settled by <see cref="FlashSaleGateRepair"/> once the store answers: no unit is stranded
+/// and none is given back twice.
+/// </para>
 /// </summary>
-internal sealed class FlashSaleGate(HotStore store, Database database)
+internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<FlashSaleGate> logger)
 {
+    /// <summary>How long an operation id is remembered: far beyond any retry, short enough to stay small.</summary>
+    private const long OperationTtlMs = 600_000;
+
+    // KEYS: remaining, buyers, this attempt's op key. ARGV: buyer, qty, limit, op ttl.
     private const string TakeScript = """
+        local prior = redis.call('GET', KEYS[3])
+        if prior then
+            if prior == 'released' then return -5 end
+            return tonumber(prior)
+        end
         local remaining = redis.call('GET', KEYS[1])
         if not remaining then return -3 end
         remaining = tonumber(remaining)
@@ -26,10 +43,21 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
         end
         redis.call('DECRBY', KEYS[1], qty)
         redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
+        redis.call('SET', KEYS[3], remaining - qty, 'PX', ARGV[4])
         return remaining - qty
         """;
 
+    // Gives back what one operation took, once. KEYS: remaining, buyers, op key. ARGV: buyer, qty, op ttl,
+    // and whether the op key must show a take ('1': undo of a take whose reply was lost) or is the release's own
+    // id ('0': a release after a take that did answer).
     private const string ReleaseScript = """
+        local prior = redis.call('GET', KEYS[3])
+        if ARGV[4] == '1' then
+            if (not prior) or prior == 'released' then return 0 end
+        elseif prior then
+            return 0
+        end
+        redis.call('SET', KEYS[3], 'released', 'PX', ARGV[3])
         if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[2]) end
         if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[1], -tonumber(ARGV[2])) end
         return 1
@@ -45,6 +73,9 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
         return 1
         """;
 
+    private readonly System.Threading.Channels.Channel<Release> _unsettled =
+        System.Threading.Channels.Channel.CreateUnbounded<Release>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+
     public enum Result
     {
         Taken,
@@ -55,43 +86,71 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
         SoldOutAfterBuying,
     }
 
+    /// <summary>A give-back whose outcome is not known yet: a take to undo if it ran, or a release to make.</summary>
+    internal sealed record Release(string SaleId, string BuyerId, int Quantity, string OperationId, bool UndoTake);
+
+    internal System.Threading.Channels.ChannelReader<Release> Unsettled => _unsettled.Reader;
+
     public async Task<(Result Result, int Remaining)> TryTakeAsync(string saleId, string buyerId, int quantity, int perUserLimit, CancellationToken ct)
     {
-        for (var attempt = 0; attempt < 3; attempt++)
+        // One id for this purchase attempt, sent with every retry of it (StoreResilience.Hot).
+        var operationId = Ids.New();
+        try
         {
-            long reply;
-            try
+            for (var rebuilds = 0; rebuilds < 3; rebuilds++)
             {
-                reply = (long)await store.Database.ScriptEvaluateAsync(TakeScript, Keys(saleId), [buyerId, quantity, perUserLimit]);
+                var reply = await StoreResilience.Hot.ExecuteAsync(async _ =>
+                    (long)await store.Database.ScriptEvaluateAsync(TakeScript, Keys(saleId, operationId), [buyerId, quantity, perUserLimit, OperationTtlMs]), ct);
+                switch (reply)
+                {
+                    case -3:
+                        await RebuildAsync(saleId, ct);
+                        continue;
+                    case -1:
+                    case -5:
+                        return (Result.SoldOut, 0);
+                    case -4:
+                        return (Result.SoldOutAfterBuying, 0);
+                    case -2:
+                        return (Result.LimitReached, 0);
+                    default:
+                        return (Result.Taken, (int)reply);
+                }
             }
-            catch (RedisException) when (attempt < 2)
-            {
-                // A transient error of the store (a timeout under load, a script cache reload): the script either
-                // ran whole or not at all, and running it again is what a client retry would do anyway.
-                continue;
-            }
-
-            switch (reply)
-            {
-                case -3:
-                    await RebuildAsync(saleId, ct);
-                    continue;
-                case -1:
-                    return (Result.SoldOut, 0);
-                case -4:
-                    return (Result.SoldOutAfterBuying, 0);
-                case -2:
-                    return (Result.LimitReached, 0);
-                default:
-                    return (Result.Taken, (int)reply);
-            }
+        }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+        {
+            // The script may have run although no reply came: undo it (if it ran) once the store answers.
+            _unsettled.Writer.TryWrite(new Release(saleId, buyerId, quantity, operationId, UndoTake: true));
+            throw;
         }
 
         throw new InvalidOperationException($"The gate of flash sale {saleId} could not be rebuilt.");
     }
 
-    public Task ReleaseAsync(string saleId, string buyerId, int quantity) =>
-        store.Database.ScriptEvaluateAsync(ReleaseScript, Keys(saleId), [buyerId, quantity]);
+    /// <summary>
+    /// Gives back what a take that answered took (SQL refused the purchase or failed). Never throws for an
+    /// unavailable store: the release is then settled in the background, so the caller's own error stands.
+    /// </summary>
+    public async Task ReleaseAsync(string saleId, string buyerId, int quantity)
+    {
+        var release = new Release(saleId, buyerId, quantity, Ids.New(), UndoTake: false);
+        try
+        {
+            await SettleAsync(release, CancellationToken.None);
+        }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+        {
+            logger.LogWarning("Flash sale {Sale}: giving back {Quantity} unit(s) waits for the hot store ({Error})", saleId, quantity, StoreFaults.Describe(ex));
+            _unsettled.Writer.TryWrite(release);
+        }
+    }
+
+    /// <summary>Runs one give-back (idempotent by its operation id, so it may be sent any number of times).</summary>
+    internal Task SettleAsync(Release release, CancellationToken ct) =>
+        StoreResilience.Hot.ExecuteAsync(async _ =>
+            await store.Database.ScriptEvaluateAsync(ReleaseScript, Keys(release.SaleId, release.OperationId),
+                [release.BuyerId, release.Quantity, OperationTtlMs, release.UndoTake ? "1" : "0"]), ct).AsTask();
 
     public async Task<int?> RemainingAsync(string saleId)
     {
@@ -117,4 +176,45 @@ internal sealed class FlashSaleGate(HotStore store, Database database)
     }
 
     private static RedisKey[] Keys(string saleId) => [$"flash:{saleId}:remaining", $"flash:{saleId}:buyers"];
+
+    private static RedisKey[] Keys(string saleId, string operationId) =>
+        [$"flash:{saleId}:remaining", $"flash:{saleId}:buyers", $"flash:{saleId}:op:{operationId}"];
+}
+
+/// <summary>
+/// Settles the gate's give-backs whose outcome was unknown because the hot store was down: retries each, with a
+/// backoff, until the store answers. The scripts are idempotent by operation id, so a retry never gives twice.
+/// What is still unsettled when the node stops is returned to stock by SQL when the sale closes (ADR 0007).
+/// </summary>
+internal sealed class FlashSaleGateRepair(FlashSaleGate gate, ILogger<FlashSaleGateRepair> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var release in gate.Unsettled.ReadAllAsync(stoppingToken))
+            {
+                for (var failures = 1; ; failures++)
+                {
+                    try
+                    {
+                        await gate.SettleAsync(release, stoppingToken);
+                        break;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        if (failures == 1 || failures % 20 == 0)
+                        {
+                            logger.LogWarning("Flash sale {Sale}: settling a give-back waits for the hot store ({Error})", release.SaleId, StoreFaults.Describe(ex));
+                        }
+
+                        await Task.Delay(StoreResilience.LoopBackoff(failures), stoppingToken);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
 }

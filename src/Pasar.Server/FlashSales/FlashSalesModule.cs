@@ -16,6 +16,7 @@ public static class FlashSalesModule
     {
         builder.Services.AddOptions<FlashSaleOptions>().BindConfiguration("Pasar:FlashSales");
         builder.Services.AddSingleton<FlashSaleGate>();
+        builder.Services.AddHostedService<FlashSaleGateRepair>();
         builder.Services.AddSingleton<FlashSaleService>();
         builder.Services.AddHostedService<FlashSaleTicker>();
         builder.Services.AddSingleton<IActiveFlashSaleLookup, ActiveFlashSaleLookup>();

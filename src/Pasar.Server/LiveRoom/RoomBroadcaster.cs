@@ -58,9 +58,10 @@ internal sealed class RoomBroadcaster : IHostedService
         {
             await _store.Connection.GetSubscriber().PublishAsync(_channel, envelope);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (Platform.Storage.StoreFaults.IsUnavailable(ex) || ex is RedisException)
         {
-            _logger.LogWarning(ex, "Could not publish {Method} for {Target} {Id} to other nodes", method, target, id);
+            // This node's members still get it; other nodes' members see the state on their next read.
+            _logger.LogWarning("Could not publish {Method} for {Target} {Id} to other nodes: {Error}", method, target, id, Platform.Storage.StoreFaults.Describe(ex));
         }
 
         await local;

@@ -106,9 +106,18 @@ internal sealed class ViewerCountPusher(
                     {
                         await TickAsync(sessionId, stoppingToken);
                     }
-                    catch (Exception ex) when (ex is RedisException or System.Data.Common.DbException)
+                    catch (Exception ex) when (ex is not OperationCanceledException)
                     {
-                        logger.LogWarning(ex, "Viewer count for {Session} failed", sessionId);
+                        // RedisTimeoutException is a TimeoutException, not a RedisException: catch at the loop,
+                        // whatever failed, so the ticker never dies; the next second tries again.
+                        if (StoreFaults.IsUnavailable(ex))
+                        {
+                            logger.LogWarning("Viewer count for {Session} failed: {Error}", sessionId, StoreFaults.Describe(ex));
+                        }
+                        else
+                        {
+                            logger.LogWarning(ex, "Viewer count for {Session} failed", sessionId);
+                        }
                     }
                 }
             }

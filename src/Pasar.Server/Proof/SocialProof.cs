@@ -117,7 +117,14 @@ internal sealed class ProofPusher(
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
-                        logger.LogWarning(ex, "Social proof push for {Product} failed", productId);
+                        if (Platform.Storage.StoreFaults.IsUnavailable(ex))
+                        {
+                            logger.LogWarning("Social proof push for {Product} failed: {Error}", productId, Platform.Storage.StoreFaults.Describe(ex));
+                        }
+                        else
+                        {
+                            logger.LogWarning(ex, "Social proof push for {Product} failed", productId);
+                        }
                     }
                 }
             }

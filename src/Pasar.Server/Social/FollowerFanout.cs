@@ -46,7 +46,15 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
             }
             catch (Exception ex)
             {
-                logger.LogError(ex, "Follower fan-out batch failed; retrying");
+                // Never let the loop die; a database outage is one short line, not a stack trace a second.
+                if (StoreFaults.IsUnavailable(ex))
+                {
+                    logger.LogWarning("Follower fan-out waits for the database: {Error}", StoreFaults.Describe(ex));
+                }
+                else
+                {
+                    logger.LogError(ex, "Follower fan-out batch failed; retrying");
+                }
             }
 
             if (!worked)

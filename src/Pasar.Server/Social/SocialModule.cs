@@ -16,6 +16,7 @@ public static class SocialModule
         builder.Services.AddSingleton<ShareClickBound>();
         builder.Services.AddSingleton<FollowerFanout>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FollowerFanout>());
+        builder.Services.AddSingleton<Platform.Storage.IRetentionTask, ShareClickRetention>();
         builder.Services.AddEventHandler<SellerFollowed, NewFollowerNotification>();
         builder.Services.AddEventHandler<ProductCreated, NewProductActivity>();
         builder.Services.AddEventHandler<ProductPriceDropped, PriceDropActivity>();

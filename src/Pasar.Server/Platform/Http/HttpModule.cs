@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.SignalR;
 
 namespace Pasar.Server.Platform.Http;
 
@@ -39,6 +40,9 @@ public static partial class HttpModule
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         builder.AddHttpEdge();
         builder.AddPasarRateLimits();
+        builder.Services.AddExceptionHandler<StoreUnavailableHandler>();
+        builder.Services.AddSingleton<StoreUnavailableHubFilter>();
+        builder.Services.Configure<HubOptions>(o => o.AddFilter<StoreUnavailableHubFilter>());
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o =>
         {
             o.Limits.MaxRequestBodySize = MaxRequestBodyBytes;

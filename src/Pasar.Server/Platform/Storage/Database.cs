@@ -3,6 +3,7 @@ using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Polly;
 
 namespace Pasar.Server.Platform.Storage;
 
@@ -17,11 +18,13 @@ public sealed class Database : IAsyncDisposable
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
     private readonly NpgsqlDataSource? _postgres;
     private readonly string? _sqliteConnectionString;
+    private readonly ResiliencePipeline _retry;
 
     public Database(IOptions<PasarOptions> options)
     {
         var o = options.Value;
         Provider = o.Database.Provider;
+        _retry = StoreResilience.CreateSql(() => _postgres?.Clear());
         if (Provider == DatabaseProvider.Postgres)
         {
             _postgres = NpgsqlDataSource.Create(o.Database.ConnectionString!);
@@ -45,7 +48,11 @@ public sealed class Database : IAsyncDisposable
 
     public string? PostgresConnectionString => _postgres?.ConnectionString;
 
-    public async Task<DbConnection> OpenAsync(CancellationToken ct)
+    /// <summary>Opens a connection, retrying briefly (<see cref="StoreResilience.CreateSql"/>) when the database is not reachable.</summary>
+    public Task<DbConnection> OpenAsync(CancellationToken ct) =>
+        _retry.ExecuteAsync(static async (self, token) => await self.OpenOnceAsync(token), this, ct).AsTask();
+
+    private async Task<DbConnection> OpenOnceAsync(CancellationToken ct)
     {
         if (_postgres is not null)
         {
@@ -53,13 +60,21 @@ public sealed class Database : IAsyncDisposable
         }
 
         var connection = new SqliteConnection(_sqliteConnectionString);
-        await connection.OpenAsync(ct);
-        using var pragma = connection.CreateCommand();
-        // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (kill -9),
-        // which is the failure this embedded mode guards against.
-        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
-        await pragma.ExecuteNonQueryAsync(ct);
-        return connection;
+        try
+        {
+            await connection.OpenAsync(ct);
+            using var pragma = connection.CreateCommand();
+            // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (kill -9),
+            // which is the failure this embedded mode guards against.
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+            await pragma.ExecuteNonQueryAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> in one transaction; commits when it returns, rolls back when it throws.</summary>
@@ -74,31 +89,33 @@ public sealed class Database : IAsyncDisposable
 
         try
         {
-            for (var attempt = 1; ; attempt++)
+            // A transaction that failed transiently (SQLite busy, a dropped or refused PostgreSQL connection,
+            // a serialization failure) rolled back whole, so it is run again from the start: the work may run
+            // more than once, and only its SQL effects count.
+            return await _retry.ExecuteAsync(static async (state, token) =>
             {
-                try
+                var (self, work) = state;
+                await using var connection = await self.OpenOnceAsync(token);
+                await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, token);
+                var result = await work(connection, tx);
+                if (result is ITransactionOutcome { Commit: false })
                 {
-                    await using var connection = await OpenAsync(ct);
-                    await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-                    var result = await work(connection, tx);
-                    if (result is ITransactionOutcome { Commit: false })
-                    {
-                        await tx.RollbackAsync(CancellationToken.None);
-                    }
-                    else
-                    {
-                        await tx.CommitAsync(CancellationToken.None);
-                    }
-
+                    await tx.RollbackAsync(CancellationToken.None);
                     return result;
                 }
-                catch (SqliteException ex) when (ex.SqliteErrorCode is 5 or 6 && attempt < 3)
+
+                try
                 {
-                    // SQLITE_BUSY / SQLITE_LOCKED from a checkpoint or a reader's snapshot: the transaction rolled
-                    // back whole, so it is run again from the start.
-                    await Task.Delay(20 * attempt, ct);
+                    await tx.CommitAsync(CancellationToken.None);
                 }
-            }
+                catch (NpgsqlException ex) when (ex is not PostgresException)
+                {
+                    // The server may have committed before the connection broke: never run this again here.
+                    throw new StoreCommitUnknownException(ex);
+                }
+
+                return result;
+            }, (this, work), ct);
         }
         finally
         {
