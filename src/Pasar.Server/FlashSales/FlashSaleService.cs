@@ -418,6 +418,11 @@ internal sealed class FlashSaleTicker(FlashSaleService sales, ILogger<FlashSaleT
                         await sales.CloseDueAsync(stoppingToken);
                     }
                 }
+                catch (Exception ex) when (ex is not OperationCanceledException && StoreFaults.IsUnavailable(ex))
+                {
+                    // An outage is expected to pass: one short line a tick, the next tick tries again.
+                    logger.LogWarning("Flash sale tick skipped: {Error}", StoreFaults.Describe(ex));
+                }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     logger.LogWarning(ex, "Flash sale tick failed");
