@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Pasar.Server.Orders;
+using Pasar.Server.Platform;
 using Pasar.Server.Platform.Events;
 using Pasar.Server.Platform.Storage;
 using Pasar.Server.Tests.Infrastructure;
@@ -92,19 +94,21 @@ public sealed class RetentionAndDeadLetterTests
         var poisonedProduct = (await seller.CreateProductAsync(stock: 10)).GetProperty("id").GetString()!;
         var productId = (await seller.CreateProductAsync(stock: 10)).GetProperty("id").GetString()!;
         log.Poisoned[poisonedProduct] = 0;
+        using var deadLetters = new DeadLetterInstruments(app.Services.GetRequiredService<PasarMetrics>().Meter);
         var poison = (await (await buyer.PlaceOrderAsync(poisonedProduct, 1)).JsonAsync()).GetProperty("id").GetString()!;
 
         await PasarApp.EventuallyAsync(async () => await app.ScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE dead_lettered_at IS NOT NULL") == 1,
             TimeSpan.FromSeconds(60), "the poison event to be dead-lettered");
         Assert.Equal(3L, await app.ScalarAsync<long>("SELECT attempts FROM outbox WHERE dead_lettered_at IS NOT NULL"));
 
-        string metrics = "";
-        await PasarApp.EventuallyAsync(async () =>
-        {
-            metrics = await app.Client.GetStringAsync("/metrics", Ct);
-            return metrics.Split('\n').Any(l => l.StartsWith("pasar_outbox_dead_lettered_total", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal))
-                && metrics.Split('\n').Any(l => l.StartsWith("pasar_outbox_dead_letters", StringComparison.Ordinal) && !l.StartsWith("pasar_outbox_dead_lettered", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
-        }, TimeSpan.FromSeconds(15), "the dead letter in /metrics");
+        // Every test app in this process has a "Pasar" meter, and /metrics (one OpenTelemetry provider per app)
+        // sees all of them: a gauge of the same name from another app can win there. So this app's own instruments
+        // are read through a listener bound to its meter, and /metrics is checked for the exported names.
+        await PasarApp.EventuallyAsync(() => Task.FromResult(deadLetters.Gauge() == 1 && deadLetters.Counted == 1),
+            TimeSpan.FromSeconds(15), "the dead-letter gauge and counter of this app at 1");
+        var metrics = await app.Client.GetStringAsync("/metrics", Ct);
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("pasar_outbox_dead_lettered_total", StringComparison.Ordinal) && !l.EndsWith(" 0", StringComparison.Ordinal));
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("pasar_outbox_dead_letters", StringComparison.Ordinal) && !l.StartsWith("pasar_outbox_dead_lettered", StringComparison.Ordinal));
 
         // Later events still flow, and the dead one is not tried again (its backoff of 1 s passes several times).
         var healthy = (await (await buyer.PlaceOrderAsync(productId, 1)).JsonAsync()).GetProperty("id").GetString()!;
@@ -112,5 +116,46 @@ public sealed class RetentionAndDeadLetterTests
         await Task.Delay(TimeSpan.FromSeconds(3), Ct);
         Assert.Equal(3, log.Calls[poison]);
         Assert.Equal(3L, await app.ScalarAsync<long>("SELECT attempts FROM outbox WHERE dead_lettered_at IS NOT NULL"));
+    }
+
+    /// <summary>This app's dead-letter counter and gauge, read from its own meter only.</summary>
+    private sealed class DeadLetterInstruments : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _counted;
+        private long _gauge = -1;
+
+        public DeadLetterInstruments(Meter meter)
+        {
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, meter) && instrument.Name is "pasar.outbox.dead_lettered" or "pasar.outbox.dead_letters")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+            {
+                if (instrument.Name == "pasar.outbox.dead_lettered")
+                {
+                    Interlocked.Add(ref _counted, value);
+                }
+                else
+                {
+                    Interlocked.Exchange(ref _gauge, value);
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Counted => Interlocked.Read(ref _counted);
+
+        public long Gauge()
+        {
+            _listener.RecordObservableInstruments();
+            return Interlocked.Read(ref _gauge);
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 }

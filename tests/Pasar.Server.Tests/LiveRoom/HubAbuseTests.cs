@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Pasar.Server.FlashSales;
 using Pasar.Server.LiveRoom;
+using Pasar.Server.Platform;
 using Pasar.Server.Platform.Storage;
 using Pasar.Server.Tests.FlashSales;
 using Pasar.Server.Tests.Infrastructure;
@@ -253,10 +254,12 @@ public sealed class HubAbuseTests
     {
         await using var app = await PasarApp.StartAsync(Backend.Embedded);
         var dropped = 0L;
+        // Bound to this app's meter: other test apps in the process have instruments of the same name.
+        var meter = app.Services.GetRequiredService<PasarMetrics>().Meter;
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name == "pasar.room.view_events_dropped")
+            if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == "pasar.room.view_events_dropped")
             {
                 l.EnableMeasurementEvents(instrument);
             }
