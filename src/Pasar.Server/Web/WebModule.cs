@@ -42,7 +42,8 @@ public static class WebModule
         return builder;
     }
 
-    public static WebApplication MapWeb(this WebApplication app)
+    /// <summary>The static-file middleware for the built app; it runs after the platform's (edge, auth, rate limits).</summary>
+    public static WebApplication UseWeb(this WebApplication app)
     {
         var files = app.Services.GetRequiredService<WebAppFiles>();
         if (files.Root is { } root)
@@ -65,6 +66,11 @@ public static class WebModule
             app.Logger.LogWarning("The web app is not built, so the pages show how to build it; the API works. Build it with: cd web && npm ci && npm run build");
         }
 
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapWeb(this IEndpointRouteBuilder app)
+    {
         foreach (var page in Pages)
         {
             app.MapGet(page, (HttpContext context, WebAppFiles web, IOptions<PasarOptions> options) => ServeIndex(context, web, options.Value.Auth.Authority))
