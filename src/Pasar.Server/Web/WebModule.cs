@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
@@ -22,7 +23,7 @@ public sealed class WebOptions
 public static class WebModule
 {
     /// <summary>The pages of the app (SPEC §9); each answers with the same index.html and the app routes in the browser.</summary>
-    public static readonly string[] Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
+    public static readonly ImmutableArray<string> Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
 
     private const string AssetsPrefix = "/assets/";
 
