@@ -1,5 +1,6 @@
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
+using Pasar.Server.Demo;
 using Pasar.Server.FlashSales;
 using Pasar.Server.Games;
 using Pasar.Server.Live;
@@ -31,12 +32,15 @@ public static class PasarHost
         builder.AddFlashSales();
         builder.AddProof();
         builder.AddWeb();
+        builder.AddDemo();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UsePlatform();
+        app.UseWeb();
+        app.MapPlatform();
         app.MapCatalog();
-        app.MapOrdersModule();
+        app.MapOrders();
         app.MapCoins();
         app.MapGames();
         app.MapNotifications();
@@ -46,6 +50,7 @@ public static class PasarHost
         app.MapFlashSales();
         app.MapProof();
         app.MapWeb();
+        app.MapDemo();
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Pasar.Server.Catalog;
@@ -14,7 +15,7 @@ namespace Pasar.Server.Demo;
 /// </summary>
 public static class DemoData
 {
-    public static readonly UserRecord[] Users =
+    public static readonly ImmutableArray<UserRecord> Users =
     [
         new("demo-seller-ayu", "Ayu Batik House", Roles.Seller),
         new("demo-seller-budi", "Budi Gadget Corner", Roles.Seller),

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
@@ -15,7 +16,7 @@ public static class LiveStatus
     public const string Live = "live";
     public const string Ended = "ended";
 
-    public static readonly string[] All = [Created, Live, Ended];
+    public static readonly ImmutableArray<string> All = [Created, Live, Ended];
 }
 
 /// <summary>A live session as stored: the system of record for its status.</summary>

@@ -50,7 +50,37 @@ public static class LiveRoomModule
             (HubLifetimeManager<LiveHub>)ActivatorUtilities.CreateInstance(sp, inner.MakeGenericType(typeof(LiveHub))),
             sp.GetRequiredService<RoomRegistry>()));
 
-        builder.Services.AddSingleton<RoomBroadcaster>();
+        // Each module names the payloads it sends to rooms (and may watch room events) with AddRoomMessages; the
+        // broadcaster applies them when it is built, so that mapping endpoints has no side effects.
+        builder.Services.AddSingleton(sp =>
+        {
+            var broadcaster = ActivatorUtilities.CreateInstance<RoomBroadcaster>(sp);
+            foreach (var setup in sp.GetServices<RoomBroadcasterSetup>())
+            {
+                setup.Configure(broadcaster, sp);
+            }
+
+            return broadcaster;
+        });
+        builder.Services.AddRoomMessages((broadcaster, services) =>
+        {
+            broadcaster.Register<ChatMessage[]>("chat");
+            broadcaster.Register<ChatDeleted>("chatDeleted");
+            broadcaster.Register<PinsUpdated>("pinsUpdated");
+            broadcaster.Register<ViewersUpdated>("viewersUpdated");
+            broadcaster.Register<SessionStatusChanged>("sessionStatus");
+            broadcaster.Register<ChatSettings>("chatSettings");
+            broadcaster.OnEvent(services.GetRequiredService<RecentChat>().Observe);
+            broadcaster.OnEvent(services.GetRequiredService<RoomSessions>().Observe);
+            var settings = services.GetRequiredService<ChatSettingsCache>();
+            broadcaster.OnEvent((target, id, method, payload) =>
+            {
+                if (target == RoomTarget.Session && (method == "chatSettings" || payload is SessionStatusChanged { Status: LiveStatus.Ended }))
+                {
+                    settings.Invalidate(id);
+                }
+            });
+        });
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RoomBroadcaster>());
         builder.Services.AddSingleton<RoomSessions>();
         builder.Services.AddSingleton<ChatSettingsCache>();
@@ -74,26 +104,12 @@ public static class LiveRoomModule
         return builder;
     }
 
-    public static WebApplication MapLiveRoom(this WebApplication app)
-    {
-        var broadcaster = app.Services.GetRequiredService<RoomBroadcaster>();
-        broadcaster.Register<ChatMessage[]>("chat");
-        broadcaster.Register<ChatDeleted>("chatDeleted");
-        broadcaster.Register<PinsUpdated>("pinsUpdated");
-        broadcaster.Register<ViewersUpdated>("viewersUpdated");
-        broadcaster.Register<SessionStatusChanged>("sessionStatus");
-        broadcaster.Register<ChatSettings>("chatSettings");
-        broadcaster.OnEvent(app.Services.GetRequiredService<RecentChat>().Observe);
-        broadcaster.OnEvent(app.Services.GetRequiredService<RoomSessions>().Observe);
-        var settings = app.Services.GetRequiredService<ChatSettingsCache>();
-        broadcaster.OnEvent((target, id, method, payload) =>
-        {
-            if (target == RoomTarget.Session && (method == "chatSettings" || payload is SessionStatusChanged { Status: LiveStatus.Ended }))
-            {
-                settings.Invalidate(id);
-            }
-        });
+    /// <summary>Adds a module's part of the room broadcaster's setup: the payload types it sends, the room events it watches.</summary>
+    internal static IServiceCollection AddRoomMessages(this IServiceCollection services, Action<RoomBroadcaster, IServiceProvider> configure) =>
+        services.AddSingleton(new RoomBroadcasterSetup(configure));
 
+    public static IEndpointRouteBuilder MapLiveRoom(this IEndpointRouteBuilder app)
+    {
         app.MapHub<LiveHub>("/hubs/live", o =>
         {
             // A connection that stops reading fills these and then its pending writes: it is dropped, not waited for.
@@ -106,6 +122,9 @@ public static class LiveRoomModule
         return app;
     }
 }
+
+/// <summary>One module's part of the room broadcaster's setup (see <see cref="LiveRoomModule.AddRoomMessages"/>).</summary>
+internal sealed record RoomBroadcasterSetup(Action<RoomBroadcaster, IServiceProvider> Configure);
 
 /// <summary>SignalR's user id is the token's <c>sub</c>, the same id the API uses.</summary>
 internal sealed class SubjectUserIdProvider : IUserIdProvider

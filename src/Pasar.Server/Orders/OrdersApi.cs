@@ -12,7 +12,7 @@ namespace Pasar.Server.Orders;
 
 internal static class OrdersApi
 {
-    public static void MapOrders(this IEndpointRouteBuilder app)
+    public static void MapOrdersApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/orders", Place).WithTags("Orders").RequireAuthorization(Policies.Buyer)
             .WithSummary("Place an order (buyer); send an Idempotency-Key to make retries safe");

@@ -11,9 +11,9 @@ public static class OrdersModule
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapOrdersModule(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapOrders(this IEndpointRouteBuilder app)
     {
-        app.MapOrders();
+        app.MapOrdersApi();
         return app;
     }
 }

@@ -55,6 +55,11 @@ public static class PlatformModule
         // After authentication, so that a signed-in user has a bucket of their own, whatever address they share.
         app.UsePasarRateLimits();
         app.UseAuthorization();
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapPlatform(this IEndpointRouteBuilder app)
+    {
         app.MapOperations();
         app.MapPasarAuth();
         return app;

@@ -1,12 +1,10 @@
 using System.Collections.Concurrent;
 using Dapper;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Pasar.Server.Catalog;
 using Pasar.Server.LiveRoom;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform.Events;
-using Pasar.Server.Platform.Http;
 using Pasar.Server.Platform.Redis;
 using Pasar.Server.Platform.Storage;
 using StackExchange.Redis;
@@ -160,33 +158,4 @@ internal sealed class ProofPusher(
             }
         }
     }
-}
-
-public static class ProofModule
-{
-    public static IHostApplicationBuilder AddProof(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<ProofOptions>().BindConfiguration("Pasar:Proof")
-            .Validate(o => o.MinBuyersShown >= 1, "Pasar:Proof:MinBuyersShown must be at least 1.")
-            .Validate(o => o.LowStockThreshold >= 1, "Pasar:Proof:LowStockThreshold must be at least 1.")
-            .ValidateOnStart();
-        builder.Services.AddSingleton<SocialProof>();
-        builder.Services.AddSingleton<ProofPusher>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ProofPusher>());
-        builder.Services.AddEventHandler<PurchaseCompleted, ProofOnPurchase>();
-        return builder;
-    }
-
-    public static WebApplication MapProof(this WebApplication app)
-    {
-        var broadcaster = app.Services.GetRequiredService<RoomBroadcaster>();
-        broadcaster.Register<PurchaseSignal>("purchaseSignal");
-        broadcaster.Register<LowStockSignal>("lowStock");
-        app.MapGet("/api/products/{id}/signals", Signals).WithTags("Social proof").AllowAnonymous()
-            .WithSummary("How many people bought this in the last hour, and whether stock is low");
-        return app;
-    }
-
-    internal static async Task<Results<Ok<ProductSignals>, ProblemHttpResult>> Signals(string id, SocialProof proof, CancellationToken ct) =>
-        id.Length <= 64 && await proof.SignalsAsync(id, ct) is { } signals ? TypedResults.Ok(signals) : ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
 }

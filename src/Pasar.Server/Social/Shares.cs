@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -24,7 +25,7 @@ public sealed record ShareStats(string TrackingCode, string ProductId, string Pl
 /// <summary>Share links: unguessable tracking codes, click counting, and the referral reward.</summary>
 internal static class Shares
 {
-    public static readonly string[] Platforms = ["whatsapp", "facebook", "telegram", "x", "line", "copy"];
+    public static readonly ImmutableArray<string> Platforms = ["whatsapp", "facebook", "telegram", "x", "line", "copy"];
     private const string VisitorCookie = "pasar_vid";
 
     public static void MapShares(this IEndpointRouteBuilder app)

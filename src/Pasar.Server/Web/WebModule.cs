@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
@@ -22,7 +23,7 @@ public sealed class WebOptions
 public static class WebModule
 {
     /// <summary>The pages of the app (SPEC §9); each answers with the same index.html and the app routes in the browser.</summary>
-    public static readonly string[] Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
+    public static readonly ImmutableArray<string> Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
 
     private const string AssetsPrefix = "/assets/";
 
@@ -42,7 +43,8 @@ public static class WebModule
         return builder;
     }
 
-    public static WebApplication MapWeb(this WebApplication app)
+    /// <summary>The static-file middleware for the built app; it runs after the platform's (edge, auth, rate limits).</summary>
+    public static WebApplication UseWeb(this WebApplication app)
     {
         var files = app.Services.GetRequiredService<WebAppFiles>();
         if (files.Root is { } root)
@@ -65,6 +67,11 @@ public static class WebModule
             app.Logger.LogWarning("The web app is not built, so the pages show how to build it; the API works. Build it with: cd web && npm ci && npm run build");
         }
 
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapWeb(this IEndpointRouteBuilder app)
+    {
         foreach (var page in Pages)
         {
             app.MapGet(page, (HttpContext context, WebAppFiles web, IOptions<PasarOptions> options) => ServeIndex(context, web, options.Value.Auth.Authority))

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Pasar.Server.Live;
+using Pasar.Server.Platform.Http;
 using Pasar.Server.Tests.Infrastructure;
 using Pasar.Testing;
 

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Claims;
 
 namespace Pasar.Server.Platform.Auth;
@@ -8,7 +9,7 @@ public static class Roles
     public const string Seller = "seller";
     public const string Admin = "admin";
 
-    public static readonly string[] All = [Buyer, Seller, Admin];
+    public static readonly ImmutableArray<string> All = [Buyer, Seller, Admin];
 }
 
 /// <summary>Authorization policies by role; "user" is anyone signed in.</summary>

@@ -42,7 +42,7 @@ public static class OperationsModule
         return builder;
     }
 
-    public static WebApplication MapOperations(this WebApplication app)
+    public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => TypedResults.Text("ok")).WithTags("Operations").AllowAnonymous().ExcludeFromDescription();
         app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
@@ -50,7 +50,7 @@ public static class OperationsModule
             Predicate = c => c.Tags.Contains("ready"),
             ResponseWriter = WriteReadiness,
         }).AllowAnonymous();
-        var access = app.Services.GetRequiredService<MetricsAccess>();
+        var access = app.ServiceProvider.GetRequiredService<MetricsAccess>();
         app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(access.GuardAsync), optionsName: null)
             .AllowAnonymous();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();

@@ -1,0 +1,12 @@
+namespace Pasar.Server.Demo;
+
+/// <summary>
+/// Demo sellers, buyers and products for a newcomer's embedded server (<c>Pasar:Demo</c>). The module has the
+/// same shape as every other; it maps no routes of its own (the dev-token sign-in that picks demo users is Platform's).
+/// </summary>
+public static class DemoModule
+{
+    public static IHostApplicationBuilder AddDemo(this IHostApplicationBuilder builder) => builder;
+
+    public static IEndpointRouteBuilder MapDemo(this IEndpointRouteBuilder app) => app;
+}
