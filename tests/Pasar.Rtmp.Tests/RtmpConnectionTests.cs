@@ -17,6 +17,17 @@ public sealed class RtmpConnectionTests
         return (connection, run, new TestPublisher(transport.Client));
     }
 
+    /// <summary>A connection whose client has shaken hands, connected and started publishing "KEY".</summary>
+    private static async Task<(RtmpConnection Connection, Task<RtmpConnectionResult> Run, TestPublisher Client)> StartPublishingAsync(
+        RecordingHost host, TimeProvider? time = null)
+    {
+        var (connection, run, client) = Start(host, time: time);
+        await client.HandshakeAsync();
+        await client.ConnectAsync();
+        await client.PublishAsync("KEY");
+        return (connection, run, client);
+    }
+
     [Fact]
     public async Task Publisher_goes_from_connect_to_media_to_unpublish()
     {
@@ -168,11 +179,8 @@ public sealed class RtmpConnectionTests
     public async Task Other_codecs_get_a_clear_rejection_and_the_connection_closes(byte typeId, byte[] payload, string codec)
     {
         var host = new RecordingHost();
-        var (_, run, client) = Start(host);
+        var (_, run, client) = await StartPublishingAsync(host);
         using var _ = client;
-        await client.HandshakeAsync();
-        await client.ConnectAsync();
-        await client.PublishAsync("KEY");
 
         client.Send.Message(6, typeId, 0, 1, payload);
         await client.FlushAsync();
@@ -237,11 +245,8 @@ public sealed class RtmpConnectionTests
     {
         var time = new FakeTimeProvider();
         var host = new RecordingHost();
-        var (_, run, client) = Start(host, time: time);
+        var (_, run, client) = await StartPublishingAsync(host, time);
         using var _ = client;
-        await client.HandshakeAsync();
-        await client.ConnectAsync();
-        await client.PublishAsync("KEY");
 
         // The server re-arms the idle timer whenever it waits for data; step the clock until it fires.
         for (var i = 0; i < 400 && !run.IsCompleted; i++)
@@ -259,11 +264,8 @@ public sealed class RtmpConnectionTests
     public async Task Host_can_close_a_publishing_connection_for_a_takeover()
     {
         var host = new RecordingHost();
-        var (connection, run, client) = Start(host);
+        var (connection, run, client) = await StartPublishingAsync(host);
         using var _ = client;
-        await client.HandshakeAsync();
-        await client.ConnectAsync();
-        await client.PublishAsync("KEY");
         var context = await host.Started.Task;
         Assert.Same(connection, context.Connection);
         Assert.Same(context, connection.CurrentPublish);
@@ -291,11 +293,8 @@ public sealed class RtmpConnectionTests
     public async Task A_handler_that_throws_ends_the_publish_and_the_exception_reaches_the_host()
     {
         var host = new RecordingHost { OnMedia = _ => throw new InvalidOperationException("transcoder gone") };
-        var (connection, run, client) = Start(host);
+        var (connection, run, client) = await StartPublishingAsync(host);
         using var _ = client;
-        await client.HandshakeAsync();
-        await client.ConnectAsync();
-        await client.PublishAsync("KEY");
         client.Send.Audio(1, 0, TestMedia.AudioSequenceHeader());
         await client.FlushAsync();
 
@@ -322,11 +321,8 @@ public sealed class RtmpConnectionTests
     public async Task A_handler_io_failure_is_reported_as_a_host_error_not_a_lost_client()
     {
         var host = new RecordingHost { OnMedia = _ => throw new IOException("Broken pipe") };
-        var (connection, run, client) = Start(host);
+        var (connection, run, client) = await StartPublishingAsync(host);
         using var _ = client;
-        await client.HandshakeAsync();
-        await client.ConnectAsync();
-        await client.PublishAsync("KEY");
         client.Send.Audio(1, 0, TestMedia.AudioSequenceHeader());
         await client.FlushAsync();
 
@@ -338,11 +334,8 @@ public sealed class RtmpConnectionTests
     public async Task Aggregate_messages_are_split_into_their_media_messages()
     {
         var host = new RecordingHost();
-        var (_, _, client) = Start(host);
+        var (_, _, client) = await StartPublishingAsync(host);
         using var _ = client;
-        await client.HandshakeAsync();
-        await client.ConnectAsync();
-        await client.PublishAsync("KEY");
 
         var aggregate = new System.Buffers.ArrayBufferWriter<byte>();
         FlvWriter.WriteTag(aggregate, FlvTagType.Audio, 5000, TestMedia.AudioSequenceHeader());
