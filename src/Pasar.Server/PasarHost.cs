@@ -1,5 +1,6 @@
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
+using Pasar.Server.Demo;
 using Pasar.Server.FlashSales;
 using Pasar.Server.Games;
 using Pasar.Server.Live;
@@ -31,6 +32,7 @@ public static class PasarHost
         builder.AddFlashSales();
         builder.AddProof();
         builder.AddWeb();
+        builder.AddDemo();
         configure?.Invoke(builder);
 
         var app = builder.Build();

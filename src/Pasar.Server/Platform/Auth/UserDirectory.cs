@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using Dapper;
 using Pasar.Server.Platform.Storage;
 
@@ -34,6 +35,16 @@ public sealed class UserDirectory(Database database, TimeProvider time)
                 new { user.Id, user.Name, user.Role, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: ct)), ct);
         _seen[user.Id] = user;
     }
+
+    /// <summary>Whether <paramref name="id"/> is recorded, read in the caller's transaction.</summary>
+    public static async Task<bool> ExistsAsync(DbConnection c, DbTransaction tx, string id, CancellationToken ct) =>
+        await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM users WHERE id = @id", new { id }, tx, cancellationToken: ct)) > 0;
+
+    /// <summary>Records <paramref name="user"/> unless it is recorded already, in the caller's transaction (the demo seed).</summary>
+    public static async Task AddIfAbsentAsync(DbConnection c, DbTransaction tx, UserRecord user, DateTimeOffset at, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO users (id, name, role, created_at) VALUES (@Id, @Name, @Role, @at) ON CONFLICT DO NOTHING",
+            new { user.Id, user.Name, user.Role, at = at.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct));
 
     public async Task<UserRecord?> FindAsync(string id, CancellationToken ct)
     {
