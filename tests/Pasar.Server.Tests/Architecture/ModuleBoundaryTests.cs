@@ -16,6 +16,17 @@ public sealed partial class ModuleBoundaryTests
     private static readonly string[] Modules =
         ["Platform", "Catalog", "Orders", "Coins", "Games", "Notifications", "Social", "Live", "LiveRoom", "FlashSales", "Proof", "Demo", "Web"];
 
+    /// <summary>
+    /// Scripts that ran on deployed databases before this rule and cannot change (DbUp runs each script once, by
+    /// name): the order's foreign key to its product, and a one-off repair that gave carved stock back. The rule
+    /// holds for every other script and for all code (ADR 0013).
+    /// </summary>
+    private static readonly HashSet<(string Script, string Table)> AppliedBeforeTheRule =
+    [
+        (Path.Combine("Orders", "Sql", "0003_orders.sql"), "products"),
+        (Path.Combine("FlashSales", "Sql", "0013_flash_sales_one_active.sql"), "products"),
+    ];
+
     [Fact]
     public void A_module_s_SQL_touches_only_the_tables_its_own_scripts_create()
     {
@@ -74,7 +85,7 @@ public sealed partial class ModuleBoundaryTests
             var words = wholeWords ? Words().Matches(text).Select(m => (m.Value, m.Index)) : TableAfterKeyword().Matches(text).Select(m => (m.Groups["name"].Value, m.Groups["name"].Index));
             foreach (var (word, index) in words)
             {
-                if (owners.TryGetValue(word, out var owner) && owner != module)
+                if (owners.TryGetValue(word, out var owner) && owner != module && !AppliedBeforeTheRule.Contains((Path.GetRelativePath(server, file), word)))
                 {
                     var at = line + text[..index].Count(ch => ch == '\n');
                     violations.Add($"Module {module} touches table {word} owned by {owner} ({Path.GetRelativePath(server, file)}:{at})");
