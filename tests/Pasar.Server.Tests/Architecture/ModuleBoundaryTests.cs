@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using NetArchTest.Rules;
+using Mono.Cecil;
 
 namespace Pasar.Server.Tests.Architecture;
 
@@ -122,24 +122,25 @@ public sealed partial class ModuleBoundaryTests
     }
 
     /// <summary>
-    /// Which module's types name which other modules' types: fields, properties, method signatures, base
-    /// types and the IL of method bodies (NetArchTest reads the assembly with Mono.Cecil, so a cycle hidden
-    /// behind <c>GetRequiredService&lt;T&gt;</c> inside a body is still a dependency).
+    /// Which module's types name which other modules' types: base types, interfaces, fields, properties, method
+    /// signatures, locals and every type, method and field the IL of a body refers to, including the
+    /// compiler's nested types (lambdas, async state machines). Read with Mono.Cecil, so a dependency hidden
+    /// behind <c>GetRequiredService&lt;T&gt;()</c> inside a body still counts.
     /// </summary>
     private static Dictionary<string, SortedSet<string>> DependencyGraph()
     {
-        var assembly = typeof(PasarHost).Assembly;
         var graph = Modules.ToDictionary(m => m, _ => new SortedSet<string>(StringComparer.Ordinal));
-        foreach (var from in Modules)
+        using var assembly = AssemblyDefinition.ReadAssembly(typeof(PasarHost).Assembly.Location);
+        foreach (var type in AllTypes(assembly.MainModule.Types))
         {
-            foreach (var to in Modules.Where(m => m != from))
+            if (ModuleOf(type) is not { } from)
             {
-                // Exact type names, so "Pasar.Server.Live" does not also match "Pasar.Server.LiveRoom".
-                var targets = assembly.GetTypes().Where(t => InModule(t.Namespace, to)).Select(t => t.FullName!.Replace('+', '/')).ToArray();
-                var dependents = Types.InAssembly(assembly).That().ResideInNamespace($"{Root}.{from}")
-                    .And().HaveDependencyOnAny(targets).GetTypes()
-                    .Where(t => InModule(t.Namespace, from));
-                if (dependents.Any())
+                continue;
+            }
+
+            foreach (var referenced in References(type))
+            {
+                if (ModuleOf(referenced) is { } to && to != from)
                 {
                     graph[from].Add(to);
                 }
@@ -147,6 +148,86 @@ public sealed partial class ModuleBoundaryTests
         }
 
         return graph;
+    }
+
+    private static IEnumerable<TypeDefinition> AllTypes(IEnumerable<TypeDefinition> types) =>
+        types.SelectMany(t => AllTypes(t.NestedTypes).Prepend(t));
+
+    private static string? ModuleOf(TypeReference type)
+    {
+        while (type.DeclaringType is not null)
+        {
+            type = type.DeclaringType;
+        }
+
+        return Modules.FirstOrDefault(m => InModule(type.Namespace, m));
+    }
+
+    private static IEnumerable<TypeReference> References(TypeDefinition type)
+    {
+        var found = new List<TypeReference>();
+        void Add(TypeReference? t)
+        {
+            switch (t)
+            {
+                case null:
+                    return;
+                case GenericInstanceType g:
+                    Add(g.ElementType);
+                    g.GenericArguments.ToList().ForEach(Add);
+                    return;
+                case TypeSpecification spec:
+                    Add(spec.ElementType);
+                    return;
+                default:
+                    found.Add(t);
+                    return;
+            }
+        }
+
+        void AddMethod(MethodReference m)
+        {
+            Add(m.DeclaringType);
+            Add(m.ReturnType);
+            m.Parameters.ToList().ForEach(p => Add(p.ParameterType));
+            if (m is GenericInstanceMethod g)
+            {
+                g.GenericArguments.ToList().ForEach(Add);
+            }
+        }
+
+        Add(type.BaseType);
+        type.Interfaces.ToList().ForEach(i => Add(i.InterfaceType));
+        type.Fields.ToList().ForEach(f => Add(f.FieldType));
+        type.Properties.ToList().ForEach(p => Add(p.PropertyType));
+        foreach (var method in type.Methods)
+        {
+            AddMethod(method);
+            if (!method.HasBody)
+            {
+                continue;
+            }
+
+            method.Body.Variables.ToList().ForEach(v => Add(v.VariableType));
+            foreach (var instruction in method.Body.Instructions)
+            {
+                switch (instruction.Operand)
+                {
+                    case TypeReference t:
+                        Add(t);
+                        break;
+                    case MethodReference m:
+                        AddMethod(m);
+                        break;
+                    case FieldReference f:
+                        Add(f.DeclaringType);
+                        Add(f.FieldType);
+                        break;
+                }
+            }
+        }
+
+        return found;
     }
 
     private static bool InModule(string? ns, string module) =>
