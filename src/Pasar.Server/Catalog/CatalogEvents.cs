@@ -1,5 +1,3 @@
-using Dapper;
-using Pasar.Server.Orders;
 using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.Catalog;
@@ -9,11 +7,3 @@ public sealed record ProductCreated(string ProductId, string SellerId, string Ti
 
 /// <summary>A seller lowered a price (feeds the followers' PRICE_DROP activity).</summary>
 public sealed record ProductPriceDropped(string ProductId, string SellerId, long OldPriceMinor, long NewPriceMinor, string Currency, DateTimeOffset At) : IIntegrationEvent;
-
-/// <summary>Keeps the product's "sold" count: the sum of its placed orders' quantities.</summary>
-internal sealed class SoldCountOnPurchase : IEventHandler<PurchaseCompleted>
-{
-    public Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct) =>
-        context.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE products SET sold = sold + @Quantity WHERE id = @ProductId", new { e.Quantity, e.ProductId }, context.Transaction, cancellationToken: ct));
-}

@@ -1,6 +1,3 @@
-using Pasar.Server.Orders;
-using Pasar.Server.Platform.Events;
-
 namespace Pasar.Server.Catalog;
 
 public static class CatalogModule
@@ -9,7 +6,6 @@ public static class CatalogModule
     {
         builder.Services.AddSingleton<ProductStore>();
         builder.Services.AddSingleton<ICatalogStock>(sp => sp.GetRequiredService<ProductStore>());
-        builder.Services.AddEventHandler<PurchaseCompleted, SoldCountOnPurchase>();
         return builder;
     }
 

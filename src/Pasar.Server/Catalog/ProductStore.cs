@@ -54,6 +54,19 @@ public sealed class ProductStore : ICatalogStock
             "UPDATE products SET stock = stock + @quantity, updated_at = @now WHERE id = @productId",
             new { productId, quantity, now }, tx, cancellationToken: ct));
 
+    public async Task RecordSoldAsync(DbConnection c, DbTransaction tx, string productId, int quantity, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(
+            "UPDATE products SET sold = sold + @quantity WHERE id = @productId", new { quantity, productId }, tx, cancellationToken: ct));
+
+    /// <summary>Lists a new product in the caller's transaction (the demo seed; the API writes its own row with its event).</summary>
+    public static async Task InsertAsync(DbConnection c, DbTransaction tx, Product p, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO products (id, seller_id, title, description, price_minor, currency, stock, image_url, sold, created_at, updated_at)
+            VALUES (@Id, @SellerId, @Title, @Description, @PriceMinor, @Currency, @Stock, @ImageUrl, @Sold, @at, @at)
+            """,
+            new { p.Id, p.SellerId, p.Title, p.Description, p.PriceMinor, p.Currency, p.Stock, p.ImageUrl, p.Sold, at = p.CreatedAt.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct));
+
     internal static async Task<IReadOnlyList<ProductRow>> ListAsync(DbConnection c, string? sellerId, PageRequest page, CancellationToken ct)
     {
         var where = sellerId is null ? "" : "seller_id = @sellerId AND ";
@@ -90,4 +103,7 @@ public interface ICatalogStock
     Task<bool> TryTakeStockAsync(DbConnection c, DbTransaction tx, string productId, int quantity, long now, CancellationToken ct);
 
     Task ReturnStockAsync(DbConnection c, DbTransaction tx, string productId, int quantity, long now, CancellationToken ct);
+
+    /// <summary>Adds <paramref name="quantity"/> to the product's sold count, in the caller's transaction.</summary>
+    Task RecordSoldAsync(DbConnection c, DbTransaction tx, string productId, int quantity, CancellationToken ct);
 }

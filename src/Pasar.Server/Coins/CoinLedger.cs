@@ -1,6 +1,6 @@
 using System.Data.Common;
 using Dapper;
-using Pasar.Server.Orders;
+using Microsoft.Extensions.Options;
 using Pasar.Server.Platform;
 using Pasar.Server.Platform.Events;
 
@@ -35,8 +35,10 @@ public sealed record CoinsAwarded(string UserId, long Amount, string Source, str
 /// The coin wallet. Every change is a ledger row plus a conditional balance update in the caller's
 /// transaction, so the balance always equals the sum of its ledger and never goes below zero.
 /// </summary>
-public sealed class CoinLedger(Outbox outbox, TimeProvider time) : ICoinRedemption
+public sealed class CoinLedger(Outbox outbox, TimeProvider time, IOptions<CoinOptions> options) : ICoinRedemption
 {
+    public int MaxRedeemPercent => options.Value.MaxRedeemPercent;
+
     /// <summary>
     /// Applies <paramref name="amount"/> (negative for a spend) once per (source, reference). On
     /// <see cref="CoinApplyStatus.Insufficient"/> a ledger row has been written: roll the transaction back.
@@ -80,7 +82,7 @@ public sealed class CoinLedger(Outbox outbox, TimeProvider time) : ICoinRedempti
         return (CoinApplyStatus.Applied, new CoinEntry(id, userId, amount, source, reference, DateTimeOffset.FromUnixTimeMilliseconds(at), balance.Value));
     }
 
-    /// <summary>Spends coins on an order, in the order's transaction (the seam Orders defines).</summary>
+    /// <summary>Spends coins on an order, in the order's transaction (the seam Orders uses).</summary>
     public async Task<bool> TryRedeemAsync(DbConnection c, DbTransaction tx, string userId, long coins, string orderId, CancellationToken ct) =>
         (await ApplyAsync(c, tx, userId, -coins, CoinSources.OrderRedeem, orderId, ct)).Status == CoinApplyStatus.Applied;
 

@@ -1,11 +1,12 @@
-using Pasar.Server.Orders;
-
 namespace Pasar.Server.Coins;
 
 public static class CoinsModule
 {
     public static IHostApplicationBuilder AddCoins(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<CoinOptions>().BindConfiguration("Pasar:Coins")
+            .Validate(r => r.MaxRedeemPercent is >= 0 and <= 100, "Pasar:Coins:MaxRedeemPercent must be between 0 and 100.")
+            .ValidateOnStart();
         builder.Services.AddSingleton<CoinLedger>();
         builder.Services.AddSingleton<ICoinRedemption>(sp => sp.GetRequiredService<CoinLedger>());
         return builder;

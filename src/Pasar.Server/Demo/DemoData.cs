@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using Dapper;
 using Microsoft.Extensions.Options;
 using Pasar.Server.Catalog;
 using Pasar.Server.Platform;
@@ -12,8 +11,9 @@ namespace Pasar.Server.Demo;
 /// <summary>
 /// Demo sellers, buyers and products created on the first embedded start, so a newcomer's server is not
 /// empty and the web app's demo sign-in has people to pick.
+/// Runs as a Platform <see cref="IStartupTask"/> after the migrations.
 /// </summary>
-public static class DemoData
+public sealed class DemoData(Database db, Outbox outbox, TimeProvider time, IOptions<PasarOptions> options, ILogger<DemoData> logger) : IStartupTask
 {
     public static readonly ImmutableArray<UserRecord> Users =
     [
@@ -34,7 +34,7 @@ public static class DemoData
         ("demo-seller-budi", "Phone tripod with remote", "Extends to 160 cm; made for live selling.", 2990, 8),
     ];
 
-    public static async Task SeedAsync(Database db, Outbox outbox, TimeProvider time, IOptions<PasarOptions> options, ILogger logger, CancellationToken ct)
+    public async Task RunAsync(CancellationToken ct)
     {
         if (!(options.Value.Demo.Seed ?? options.Value.IsEmbedded))
         {
@@ -43,9 +43,7 @@ public static class DemoData
 
         await db.InTransactionAsync(async (c, tx) =>
         {
-            var seeded = await c.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM users WHERE id = @id", new { id = Users[0].Id }, tx, cancellationToken: ct));
-            if (seeded > 0)
+            if (await UserDirectory.ExistsAsync(c, tx, Users[0].Id, ct))
             {
                 return;
             }
@@ -53,9 +51,7 @@ public static class DemoData
             var now = time.GetUtcNow();
             foreach (var user in Users)
             {
-                await c.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO users (id, name, role, created_at) VALUES (@Id, @Name, @Role, @now) ON CONFLICT DO NOTHING",
-                    new { user.Id, user.Name, user.Role, now = now.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct));
+                await UserDirectory.AddIfAbsentAsync(c, tx, user, now, ct);
             }
 
             var at = now.ToUnixTimeMilliseconds();
@@ -63,12 +59,7 @@ public static class DemoData
             {
                 var id = Ids.New();
                 at++;
-                await c.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO products (id, seller_id, title, description, price_minor, currency, stock, image_url, sold, created_at, updated_at)
-                    VALUES (@id, @Seller, @Title, @Description, @Price, 'SGD', @Stock, NULL, 0, @at, @at)
-                    """,
-                    new { id, p.Seller, p.Title, p.Description, p.Price, p.Stock, at }, tx, cancellationToken: ct));
+                await ProductStore.InsertAsync(c, tx, new Product(id, p.Seller, p.Title, p.Description, p.Price, "SGD", p.Stock, null, 0, DateTimeOffset.FromUnixTimeMilliseconds(at)), ct);
                 await outbox.EnqueueAsync(c, tx, new ProductCreated(id, p.Seller, p.Title, p.Price, "SGD", DateTimeOffset.FromUnixTimeMilliseconds(at)), ct);
             }
 

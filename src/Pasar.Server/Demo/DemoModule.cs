@@ -1,3 +1,5 @@
+using Pasar.Server.Platform;
+
 namespace Pasar.Server.Demo;
 
 /// <summary>
@@ -6,7 +8,12 @@ namespace Pasar.Server.Demo;
 /// </summary>
 public static class DemoModule
 {
-    public static IHostApplicationBuilder AddDemo(this IHostApplicationBuilder builder) => builder;
+    /// <summary>Seeds the demo data through Platform's startup hook, so Platform does not know this module.</summary>
+    public static IHostApplicationBuilder AddDemo(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IStartupTask, DemoData>();
+        return builder;
+    }
 
     public static IEndpointRouteBuilder MapDemo(this IEndpointRouteBuilder app) => app;
 }

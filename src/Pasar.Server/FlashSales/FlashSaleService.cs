@@ -258,9 +258,7 @@ internal sealed partial class FlashSaleService(
     private async Task<(Order Order, string RequestHash)?> StoredResponseAsync(string buyerId, string key, CancellationToken ct)
     {
         await using var c = await database.OpenAsync(ct);
-        var row = await c.QuerySingleOrDefaultAsync<(string RequestHash, long StatusCode, string ResponseBody)?>(new CommandDefinition(
-            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = @buyerId AND idem_key = @key",
-            new { buyerId, key }, cancellationToken: ct));
+        var row = await IdempotencyStore.FindAsync(c, buyerId, key, ct);
         return row is { StatusCode: 201 } r
             ? (System.Text.Json.JsonSerializer.Deserialize<Order>(r.ResponseBody, System.Text.Json.JsonSerializerOptions.Web)!, r.RequestHash)
             : null;

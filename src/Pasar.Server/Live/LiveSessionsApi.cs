@@ -28,6 +28,15 @@ public sealed record LiveSession(
     IReadOnlyList<object> Pinned,
     object? ActiveFlashSale);
 
+/// <summary>
+/// What the live room adds to a session (viewers, pinned products, the active flash sale). LiveRoom implements
+/// it, so Live does not depend on LiveRoom (LiveRoom builds on Live's sessions and events).
+/// </summary>
+public interface ILiveRoomView
+{
+    Task<LiveSession> EnrichAsync(LiveSession session, CancellationToken ct);
+}
+
 internal static class LiveSessionsApi
 {
     public static void MapLiveSessions(this IEndpointRouteBuilder app)
@@ -77,7 +86,7 @@ internal static class LiveSessionsApi
     }
 
     internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> Get(
-        string id, LiveSessionStore store, LiveIngest ingest, LiveRoom.LiveRoomState room, CancellationToken ct)
+        string id, LiveSessionStore store, LiveIngest ingest, ILiveRoomView room, CancellationToken ct)
     {
         var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
         return row is null ? NotFound() : TypedResults.Ok(await room.EnrichAsync(ToSession(row, ingest), ct));
@@ -144,7 +153,7 @@ internal static class LiveSessionsApi
 
         static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 
-        // Viewers, pins and the flash sale belong to the live room; LiveRoomState.EnrichAsync fills them in.
+        // Viewers, pins and the flash sale belong to the live room; its ILiveRoomView fills them in.
         return new LiveSession(row.Id, row.SellerId, row.Title, row.Status, DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt),
             At(row.StartedAt), At(row.EndedAt), PlaybackUrl(row.Id), replay, new LiveViewers(0, 0), [], null);
     }

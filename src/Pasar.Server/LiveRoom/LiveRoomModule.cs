@@ -97,6 +97,7 @@ public static class LiveRoomModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewerCountPusher>());
         builder.Services.AddSingleton<LivePins>();
         builder.Services.AddSingleton<LiveRoomState>();
+        builder.Services.AddSingleton<ILiveRoomView>(sp => sp.GetRequiredService<LiveRoomState>());
         builder.Services.AddSingleton<Notifications.INotificationPush, HubNotificationPush>();
         builder.Services.AddEventHandler<PurchaseCompleted, LivePurchaseAttribution>();
         builder.Services.AddEventHandler<LiveStarted, SessionWentLive>();

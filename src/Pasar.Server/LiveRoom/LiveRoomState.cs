@@ -8,7 +8,7 @@ internal interface IActiveFlashSaleLookup
     Task<object?> ActiveForSessionAsync(string sessionId, CancellationToken ct);
 }
 
-internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence, IServiceProvider services)
+internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence, IServiceProvider services) : ILiveRoomView
 {
     public async Task<LiveSession> EnrichAsync(LiveSession session, CancellationToken ct)
     {

@@ -43,6 +43,45 @@ public sealed class NotificationInbox(TimeProvider time, IServiceProvider servic
         return new Notification(id, type, title, body, JsonDocument.Parse(json).RootElement.Clone(), DateTimeOffset.FromUnixTimeMilliseconds(at), null);
     }
 
+    /// <summary>
+    /// Adds the same notification for each of <paramref name="userIds"/> in the caller's transaction (a follower
+    /// fan-out batch). Ids are <c>{idPrefix}:{userId}</c>, so a repeated batch adds nothing twice.
+    /// </summary>
+    public async Task AddForEachAsync(DbConnection c, DbTransaction tx, string idPrefix, IReadOnlyList<string> userIds, string type, string title, string body, string dataJson, CancellationToken ct)
+    {
+        var at = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // A few statements of many rows each: one round trip per chunk, and well inside both engines' parameter limits.
+        foreach (var chunk in userIds.Chunk(500))
+        {
+            var parameters = new DynamicParameters(new { idPrefix, type, title, body, dataJson, at });
+            var rows = new List<string>(chunk.Length);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                parameters.Add($"u{i}", chunk[i]);
+                rows.Add($"(@idPrefix || ':' || @u{i}, @u{i}, @type, @title, @body, @dataJson, @at)");
+            }
+
+            await c.ExecuteAsync(new CommandDefinition(
+                $"INSERT INTO notifications (id, user_id, type, title, body, data, created_at) VALUES {string.Join(", ", rows)} ON CONFLICT DO NOTHING",
+                parameters, tx, cancellationToken: ct));
+        }
+    }
+
+    /// <summary>Pushes what <see cref="AddForEachAsync"/> stored to those of the users who have Pasar open (after the commit).</summary>
+    public async Task PushEachAsync(string idPrefix, IReadOnlyList<string> userIds, string type, string title, string body, string dataJson)
+    {
+        if (userIds.Count == 0 || services.GetService<INotificationPush>() is not { } push)
+        {
+            return;
+        }
+
+        var data = JsonDocument.Parse(dataJson).RootElement.Clone();
+        foreach (var userId in userIds)
+        {
+            await push.PushAsync([userId], new Notification($"{idPrefix}:{userId}", type, title, body, data, time.GetUtcNow(), null));
+        }
+    }
+
     internal const string Columns = "id AS Id, type AS Type, title AS Title, body AS Body, data AS Data, created_at AS CreatedAt, read_at AS ReadAt";
 
     internal sealed class Row

@@ -34,16 +34,8 @@ public sealed record PurchaseCompleted(
     string? Ref,
     DateTimeOffset At) : IIntegrationEvent;
 
-/// <summary>The coin-wallet seam of an order: spend coins in the order's own transaction.</summary>
-public interface ICoinRedemption
-{
-    /// <summary>Spends <paramref name="coins"/> of <paramref name="userId"/>'s balance for <paramref name="orderId"/>; false when the balance is short (nothing changed).</summary>
-    Task<bool> TryRedeemAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, string userId, long coins, string orderId, CancellationToken ct);
-}
-
-/// <summary>Order rules from configuration (<c>Pasar:Coins:MaxRedeemPercent</c>).</summary>
+/// <summary>Order rules. The coin cap is the Coins module's (<see cref="Coins.ICoinRedemption.MaxRedeemPercent"/>).</summary>
 public sealed class OrderRules
 {
-    public int MaxRedeemPercent { get; set; } = 25;
     public int MaxQuantity { get; set; } = 999;
 }

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Dapper;
-using Microsoft.Extensions.Options;
 using Pasar.Server.Catalog;
+using Pasar.Server.Coins;
 using Pasar.Server.Platform;
 using Pasar.Server.Platform.Events;
 using Pasar.Server.Platform.Storage;
@@ -31,7 +31,7 @@ public enum OrderRefusal
 /// Places an order inside a caller's transaction: takes the stock, spends the coins, writes the order
 /// and its PurchaseCompleted event, all in one commit or not at all.
 /// </summary>
-public sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, IOptions<OrderRules> rules, TimeProvider time, IServiceProvider services)
+public sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time)
 {
     public async Task<OrderOutcome> PlaceAsync(DbConnection c, DbTransaction tx, OrderDraft draft, CancellationToken ct)
     {
@@ -43,7 +43,7 @@ public sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, IOption
 
         var unitPrice = draft.UnitPriceMinor ?? product.PriceMinor;
         var subtotal = unitPrice * draft.Quantity;
-        if (draft.CoinsToRedeem > subtotal * rules.Value.MaxRedeemPercent / 100)
+        if (draft.CoinsToRedeem > subtotal * wallet.MaxRedeemPercent / 100)
         {
             return OrderOutcome.Refused(OrderRefusal.CoinsCapExceeded);
         }
@@ -58,8 +58,7 @@ public sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, IOption
         var orderId = Ids.New();
         if (draft.CoinsToRedeem > 0)
         {
-            var wallet = services.GetService<ICoinRedemption>();
-            if (wallet is null || !await wallet.TryRedeemAsync(c, tx, draft.BuyerId, draft.CoinsToRedeem, orderId, ct))
+            if (!await wallet.TryRedeemAsync(c, tx, draft.BuyerId, draft.CoinsToRedeem, orderId, ct))
             {
                 return OrderOutcome.Refused(OrderRefusal.InsufficientCoins);
             }

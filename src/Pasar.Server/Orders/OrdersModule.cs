@@ -1,13 +1,14 @@
+using Pasar.Server.Platform.Events;
+
 namespace Pasar.Server.Orders;
 
 public static class OrdersModule
 {
     public static IHostApplicationBuilder AddOrders(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<OrderRules>().BindConfiguration("Pasar:Coins")
-            .Validate(r => r.MaxRedeemPercent is >= 0 and <= 100, "Pasar:Coins:MaxRedeemPercent must be between 0 and 100.")
-            .ValidateOnStart();
+        builder.Services.AddOptions<OrderRules>();
         builder.Services.AddSingleton<OrderPlacement>();
+        builder.Services.AddEventHandler<PurchaseCompleted, SoldCountOnPurchase>();
         return builder;
     }
 

@@ -1,17 +1,24 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Pasar.Server.Demo;
-using Pasar.Server.Platform.Events;
 using Pasar.Server.Platform.Redis;
 using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Platform;
 
 /// <summary>
-/// Runs before the server takes requests: reaches both stores (failing fast with the setting to fix),
-/// applies migrations, and creates demo data in the embedded mode.
+/// Work a module needs done once the stores are reachable and migrated, before the server takes requests
+/// (the Demo module's seed data). Platform runs them in registration order without knowing the modules.
 /// </summary>
-internal sealed class StartupTasks(IServiceProvider services, IOptions<PasarOptions> options, ILogger<StartupTasks> logger) : IHostedService
+public interface IStartupTask
+{
+    Task RunAsync(CancellationToken ct);
+}
+
+/// <summary>
+/// Runs before the server takes requests: reaches both stores (failing fast with the setting to fix),
+/// applies migrations, then the modules' <see cref="IStartupTask"/>s.
+/// </summary>
+internal sealed class StartupTasks(IServiceProvider services, IOptions<PasarOptions> options, IEnumerable<IStartupTask> tasks, ILogger<StartupTasks> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -27,7 +34,10 @@ internal sealed class StartupTasks(IServiceProvider services, IOptions<PasarOpti
 
         var store = services.GetRequiredService<HotStore>();
         logger.LogInformation("Pasar storage: {Provider} and {HotStore}; data directory {DataDir}", db.Provider, store.Description, options.Value.FullDataDir);
-        await DemoData.SeedAsync(db, services.GetRequiredService<Outbox>(), services.GetRequiredService<TimeProvider>(), options, logger, cancellationToken);
+        foreach (var task in tasks)
+        {
+            await task.RunAsync(cancellationToken);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

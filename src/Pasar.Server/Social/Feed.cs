@@ -93,8 +93,7 @@ internal sealed class SellerWentLive(FollowerFanout fanout) : IEventHandler<Live
             INSERT INTO seller_stats (seller_id, followers, live_session_id) VALUES (@SellerId, 0, @SessionId)
             ON CONFLICT (seller_id) DO UPDATE SET live_session_id = excluded.live_session_id
             """, new { e.SellerId, e.SessionId }, context.Transaction, cancellationToken: ct));
-        var name = await context.Connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT name FROM users WHERE id = @SellerId", new { e.SellerId }, context.Transaction, cancellationToken: ct)) ?? e.SellerId;
+        var name = (await UserDirectory.FindAsync(context.Connection, context.Transaction, e.SellerId, ct))?.Name ?? e.SellerId;
         await fanout.StartAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, Notifications.NotificationTypes.SellerLive,
             $"{name} is live", e.Title, new { sessionId = e.SessionId, sellerId = e.SellerId, title = e.Title }, ct);
     }

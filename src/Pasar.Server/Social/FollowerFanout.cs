@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Options;
+using Pasar.Server.Notifications;
 using Pasar.Server.Platform;
 using Pasar.Server.Platform.Storage;
 
@@ -13,7 +14,7 @@ namespace Pasar.Server.Social;
 /// batch inserts its notifications and moves the job's cursor in one commit; notification ids are derived
 /// from the job and the follower, so a batch repeated after a crash adds nothing twice.
 /// </summary>
-public sealed class FollowerFanout(Database database, IOptions<SocialOptions> options, TimeProvider time, ILogger<FollowerFanout> logger, IServiceProvider services) : BackgroundService
+public sealed class FollowerFanout(Database database, IOptions<SocialOptions> options, TimeProvider time, ILogger<FollowerFanout> logger, NotificationInbox inbox) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
@@ -107,16 +108,8 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
                     new { job.SellerId, after, batch }, tx, cancellationToken: ct))).AsList();
                 if (followers.Count > 0)
                 {
-                    // One statement per batch; the id (job:follower) makes a repeated batch insert nothing.
-                    await c.ExecuteAsync(new CommandDefinition(
-                        """
-                        INSERT INTO notifications (id, user_id, type, title, body, data, created_at)
-                        SELECT @Id || ':' || follower_id, follower_id, @Type, @Title, @Body, @Data, @at
-                        FROM follows WHERE seller_id = @SellerId AND follower_id > @after AND follower_id <= @last
-                        ON CONFLICT DO NOTHING
-                        """,
-                        new { job.Id, job.Type, job.Title, job.Body, job.Data, at = time.GetUtcNow().ToUnixTimeMilliseconds(), job.SellerId, after, last = followers[^1] },
-                        tx, cancellationToken: ct));
+                    // Written through the Notifications module; the id (job:follower) makes a repeated batch insert nothing.
+                    await inbox.AddForEachAsync(c, tx, job.Id, followers, job.Type, job.Title, job.Body, job.Data, ct);
                 }
 
                 notified = followers;
@@ -146,23 +139,13 @@ public sealed class FollowerFanout(Database database, IOptions<SocialOptions> op
     /// <summary>Pushes the batch's notifications to the followers who have Pasar open (after the batch committed).</summary>
     private async Task PushAsync(Job job, List<string> followers)
     {
-        if (followers.Count == 0 || services.GetService<Notifications.INotificationPush>() is not { } push)
+        try
         {
-            return;
+            await inbox.PushEachAsync(job.Id, followers, job.Type, job.Title, job.Body, job.Data);
         }
-
-        var data = System.Text.Json.JsonDocument.Parse(job.Data).RootElement.Clone();
-        foreach (var follower in followers)
+        catch (Exception ex)
         {
-            try
-            {
-                await push.PushAsync([follower], new Notifications.Notification($"{job.Id}:{follower}", job.Type, job.Title, job.Body, data, time.GetUtcNow(), null));
-            }
-            catch (Exception ex)
-            {
-                logger.LogWarning(ex, "Live push of fan-out {Job} failed; the notifications are stored", job.Id);
-                return;
-            }
+            logger.LogWarning(ex, "Live push of fan-out {Job} failed; the notifications are stored", job.Id);
         }
     }
 

@@ -23,12 +23,6 @@ internal static class Follows
         app.MapGet("/api/sellers/{sellerId}", Profile).WithTags("Social").AllowAnonymous().WithSummary("A seller: name, followers, live now");
     }
 
-    internal const string ProfileSelect =
-        """
-        SELECT u.id AS Id, u.name AS Name, COALESCE(s.followers, 0) AS Followers, s.live_session_id AS LiveSessionId
-        FROM users u LEFT JOIN seller_stats s ON s.seller_id = u.id
-        """;
-
     internal sealed class ProfileRow
     {
         public string Id { get; init; } = "";
@@ -51,8 +45,8 @@ internal static class Follows
 
         var result = await db.InTransactionAsync<ProblemHttpResult?>(async (c, tx) =>
         {
-            var role = await c.ExecuteScalarAsync<string?>(new CommandDefinition("SELECT role FROM users WHERE id = @sellerId", new { sellerId }, tx, cancellationToken: ct));
-            if (role != Roles.Seller)
+            // Who is a seller is the user directory's to say (Platform); Social keeps only its own tables.
+            if ((await UserDirectory.FindAsync(c, tx, sellerId, ct))?.Role != Roles.Seller)
             {
                 return ApiProblem.NotFound("SELLER_NOT_FOUND", "Seller");
             }
@@ -101,22 +95,33 @@ internal static class Follows
             return invalid!;
         }
 
-        return TypedResults.Ok(await db.QueryPageAsync<ProfileRow, SellerProfile>(page,
+        var followed = await db.QueryPageAsync<ProfileRow, SellerProfile>(page,
             $"""
-            SELECT u.id AS Id, u.name AS Name, COALESCE(s.followers, 0) AS Followers, s.live_session_id AS LiveSessionId, f.created_at AS FollowedAt
-            FROM follows f JOIN users u ON u.id = f.seller_id LEFT JOIN seller_stats s ON s.seller_id = f.seller_id
+            SELECT f.seller_id AS Id, '' AS Name, COALESCE(s.followers, 0) AS Followers, s.live_session_id AS LiveSessionId, f.created_at AS FollowedAt
+            FROM follows f LEFT JOIN seller_stats s ON s.seller_id = f.seller_id
             WHERE f.follower_id = @me AND {page.Condition("f.created_at", "f.seller_id")}
             ORDER BY f.created_at DESC, f.seller_id DESC LIMIT @fetch
             """,
-            new { me = user.UserId() }, r => r.FollowedAt, r => r.Id, r => r.ToProfile(), ct));
+            new { me = user.UserId() }, r => r.FollowedAt, r => r.Id, r => r.ToProfile(), ct);
+
+        // Names come from the user directory (a follow exists only for a recorded seller, and users are never removed).
+        await using var c = await db.OpenAsync(ct);
+        var names = await UserDirectory.NamesAsync(c, followed.Items.Select(p => p.Id).Distinct().ToList(), ct);
+        return TypedResults.Ok(followed with { Items = followed.Items.Select(p => p with { Name = names.GetValueOrDefault(p.Id, p.Id) }).ToList() });
     }
 
     internal static async Task<Results<Ok<SellerProfile>, ProblemHttpResult>> Profile(string sellerId, Database db, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var row = await c.QuerySingleOrDefaultAsync<ProfileRow>(new CommandDefinition(
-            ProfileSelect + " WHERE u.id = @sellerId AND u.role = 'seller'", new { sellerId }, cancellationToken: ct));
-        return row is null ? ApiProblem.NotFound("SELLER_NOT_FOUND", "Seller") : TypedResults.Ok(row.ToProfile());
+        if (await UserDirectory.FindAsync(c, null, sellerId, ct) is not { Role: Roles.Seller } seller)
+        {
+            return ApiProblem.NotFound("SELLER_NOT_FOUND", "Seller");
+        }
+
+        var stats = await c.QuerySingleOrDefaultAsync<ProfileRow>(new CommandDefinition(
+            "SELECT seller_id AS Id, followers AS Followers, live_session_id AS LiveSessionId FROM seller_stats WHERE seller_id = @sellerId",
+            new { sellerId }, cancellationToken: ct));
+        return TypedResults.Ok(new SellerProfile(seller.Id, seller.Name, stats?.Followers ?? 0, stats?.LiveSessionId is not null, stats?.LiveSessionId));
     }
 }
 

@@ -6,6 +6,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
@@ -39,7 +40,7 @@ internal static class Shares
     }
 
     internal static async Task<Results<Created<ShareLink>, ProblemHttpResult, ValidationProblem>> Create(
-        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, PublicUrls urls, TimeProvider time, CancellationToken ct)
+        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, ICatalogStock catalog, PublicUrls urls, TimeProvider time, CancellationToken ct)
     {
         if (body.Platform is null || !Platforms.Contains(body.Platform))
         {
@@ -48,12 +49,18 @@ internal static class Shares
 
         var code = Ids.Secret(12); // 96 random bits, base64url: unguessable and safe in a URL
         var created = await db.InTransactionAsync(async (c, tx) =>
+        {
+            // The product is read through the catalog's interface in the same transaction as the insert.
+            if (await catalog.FindAsync(c, tx, id, ct) is null)
+            {
+                return false;
+            }
+
             await c.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO shares (tracking_code, user_id, product_id, platform, created_at)
-                SELECT @code, @userId, p.id, @Platform, @at FROM products p WHERE p.id = @id
-                """,
-                new { code, userId = user.UserId(), body.Platform, at = time.GetUtcNow().ToUnixTimeMilliseconds(), id }, tx, cancellationToken: ct)) == 1, ct);
+                "INSERT INTO shares (tracking_code, user_id, product_id, platform, created_at) VALUES (@code, @userId, @id, @Platform, @at)",
+                new { code, userId = user.UserId(), body.Platform, at = time.GetUtcNow().ToUnixTimeMilliseconds(), id }, tx, cancellationToken: ct));
+            return true;
+        }, ct);
         if (!created)
         {
             return ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using Dapper;
 using Pasar.Server.Platform.Storage;
 
@@ -34,6 +35,42 @@ public sealed class UserDirectory(Database database, TimeProvider time)
                 new { user.Id, user.Name, user.Role, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: ct)), ct);
         _seen[user.Id] = user;
     }
+
+    /// <summary>A recorded user, read in the caller's transaction (or none).</summary>
+    public static async Task<UserRecord?> FindAsync(DbConnection c, DbTransaction? tx, string id, CancellationToken ct) =>
+        await c.QuerySingleOrDefaultAsync<UserRecord>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, role AS Role FROM users WHERE id = @id", new { id }, tx, cancellationToken: ct));
+
+    /// <summary>The names of the recorded users among <paramref name="ids"/>.</summary>
+    public static async Task<IReadOnlyDictionary<string, string>> NamesAsync(DbConnection c, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0)
+        {
+            return new Dictionary<string, string>();
+        }
+
+        // Named parameters, not Dapper's "IN @list": Dapper hands a list to Npgsql as one array parameter,
+        // which "IN" does not take, while SQLite needs the expansion. This text runs on both.
+        var parameters = new DynamicParameters();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            parameters.Add($"id{i}", ids[i]);
+        }
+
+        var sql = $"SELECT id, name FROM users WHERE id IN ({string.Join(", ", ids.Select((_, i) => $"@id{i}"))})";
+        return (await c.QueryAsync<(string Id, string Name)>(new CommandDefinition(sql, parameters, cancellationToken: ct)))
+            .ToDictionary(u => u.Id, u => u.Name, StringComparer.Ordinal);
+    }
+
+    /// <summary>Whether <paramref name="id"/> is recorded, read in the caller's transaction.</summary>
+    public static async Task<bool> ExistsAsync(DbConnection c, DbTransaction tx, string id, CancellationToken ct) =>
+        await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM users WHERE id = @id", new { id }, tx, cancellationToken: ct)) > 0;
+
+    /// <summary>Records <paramref name="user"/> unless it is recorded already, in the caller's transaction (the demo seed).</summary>
+    public static async Task AddIfAbsentAsync(DbConnection c, DbTransaction tx, UserRecord user, DateTimeOffset at, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO users (id, name, role, created_at) VALUES (@Id, @Name, @Role, @at) ON CONFLICT DO NOTHING",
+            new { user.Id, user.Name, user.Role, at = at.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct));
 
     public async Task<UserRecord?> FindAsync(string id, CancellationToken ct)
     {

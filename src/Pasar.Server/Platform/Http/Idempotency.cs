@@ -74,6 +74,12 @@ public sealed class IdempotencyStore(TimeProvider time, Pasar.Server.Platform.St
             : new IdempotencyClaim(IdempotencyState.Mismatch, 0, null);
     }
 
+    /// <summary>The stored outcome of a key, read outside any claim (a fast path that finds a replay before taking a lock).</summary>
+    public static async Task<(string RequestHash, int StatusCode, string ResponseBody)?> FindAsync(DbConnection c, string userId, string key, CancellationToken ct) =>
+        await c.QuerySingleOrDefaultAsync<(string RequestHash, int StatusCode, string ResponseBody)?>(new CommandDefinition(
+            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = @userId AND idem_key = @key",
+            new { userId, key }, cancellationToken: ct));
+
     public Task CompleteAsync<T>(DbConnection c, DbTransaction tx, string userId, string key, int statusCode, T response, CancellationToken ct) =>
         c.ExecuteAsync(new CommandDefinition(
             "UPDATE idempotency_keys SET status_code = @statusCode, response_body = @body WHERE user_id = @userId AND idem_key = @key",
