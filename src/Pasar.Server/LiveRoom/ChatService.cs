@@ -189,6 +189,11 @@ internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOp
             {
                 await broadcaster.PublishAsync(RoomTarget.Session, sessionId, "chat", batch.ToArray());
             }
+            catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+            {
+                // Publishing goes through Redis/Garnet pub/sub: an outage is one short line a tick, not a stack trace.
+                logger.LogWarning("Chat frame for {Session} could not be sent: {Error}", sessionId, StoreFaults.Describe(ex));
+            }
             catch (Exception ex)
             {
                 logger.LogError(ex, "Chat frame for {Session} could not be sent", sessionId);
