@@ -41,12 +41,10 @@ public static class LiveModule
         builder.Services.AddSingleton<LiveIngest>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveIngest>());
 
-        // RTMP shares Kestrel with HTTP. An endpoint added in code makes Kestrel ignore the configured URLs, so the
-        // HTTP endpoints are bound here from the same settings (--urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS),
-        // HTTP first; Kestrel:Endpoints, when present, Kestrel binds itself beside the code endpoints.
-        builder.Services.AddOptions<KestrelServerOptions>().Configure<IConfiguration, IOptions<RtmpListenOptions>, RtmpEndpoint>((kestrel, configuration, rtmp, endpoint) =>
+        // RTMP shares Kestrel with HTTP; Platform binds the HTTP endpoints from the URL settings (AddPlatform runs
+        // first, so HTTP is bound first), and this adds the RTMP one beside them.
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<RtmpListenOptions>, RtmpEndpoint>((kestrel, rtmp, endpoint) =>
         {
-            KestrelUrls.ListenOnConfiguredUrls(kestrel, configuration);
             endpoint.ConfiguredPort = rtmp.Value.Port;
             kestrel.Listen(rtmp.Value.ParsedAddress, rtmp.Value.Port, listen =>
             {

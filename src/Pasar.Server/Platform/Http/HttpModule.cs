@@ -51,6 +51,12 @@ public static partial class HttpModule
             o.Limits.MaxRequestHeaderCount = 2 * MaxRequestHeaderCount;
             o.AddServerHeader = false;
         });
+
+        // Binding is Platform's job. A module that adds an endpoint in code (RTMP does) makes Kestrel ignore the
+        // configured URLs, so the HTTP endpoints are always bound here from the same settings (--urls,
+        // ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS), before any module's; Kestrel:Endpoints Kestrel binds itself.
+        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<IConfiguration>((kestrel, configuration) => KestrelUrls.ListenOnConfiguredUrls(kestrel, configuration));
         return builder;
     }
 
