@@ -1,6 +1,7 @@
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Demo;
+using Pasar.Server.Engagement;
 using Pasar.Server.FlashSales;
 using Pasar.Server.Games;
 using Pasar.Server.Live;
@@ -31,6 +32,7 @@ public static class PasarHost
         builder.AddLiveRoom();
         builder.AddFlashSales();
         builder.AddProof();
+        builder.AddEngagement();
         builder.AddWeb();
         builder.AddDemo();
         configure?.Invoke(builder);
@@ -49,6 +51,7 @@ public static class PasarHost
         app.MapLiveRoom();
         app.MapFlashSales();
         app.MapProof();
+        app.MapEngagement();
         app.MapWeb();
         app.MapDemo();
         return app;

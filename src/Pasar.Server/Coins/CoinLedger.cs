@@ -13,6 +13,15 @@ public static class CoinSources
     public const string Referral = "REFERRAL";
     public const string OrderRedeem = "ORDER_REDEEM";
     public const string Adjustment = "ADJUSTMENT";
+
+    /// <summary>A seller's giveaway prize pool, taken at start (reference: the giveaway id).</summary>
+    public const string GiveawayFund = "GIVEAWAY_FUND";
+
+    /// <summary>A giveaway prize (reference: giveaway id + ':' + user id).</summary>
+    public const string Giveaway = "GIVEAWAY";
+
+    /// <summary>The part of a giveaway's pool nobody won, back to the seller (reference: the giveaway id).</summary>
+    public const string GiveawayReturn = "GIVEAWAY_RETURN";
 }
 
 public sealed record CoinEntry(string Id, string UserId, long Amount, string Source, string Reference, DateTimeOffset CreatedAt, long BalanceAfter);

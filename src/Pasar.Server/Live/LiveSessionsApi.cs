@@ -26,7 +26,9 @@ public sealed record LiveSession(
     string? ReplayUrl,
     LiveViewers Viewers,
     IReadOnlyList<object> Pinned,
-    object? ActiveFlashSale);
+    object? ActiveFlashSale,
+    object? ActivePoll = null,
+    object? ActiveGiveaway = null);
 
 /// <summary>
 /// What the live room adds to a session (viewers, pinned products, the active flash sale). LiveRoom implements

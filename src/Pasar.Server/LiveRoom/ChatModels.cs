@@ -22,7 +22,9 @@ public sealed record PinRequest(string? ProductId);
 
 public sealed record SessionStatusChanged(string SessionId, string Status);
 
-public sealed record RoomSnapshot(object Session, IReadOnlyList<PinnedProduct> Pinned, LiveViewersSnapshot Viewers, object? ActiveFlashSale, IReadOnlyList<ChatMessage> RecentChat, string? ViewerToken);
+public sealed record RoomSnapshot(
+    object Session, IReadOnlyList<PinnedProduct> Pinned, LiveViewersSnapshot Viewers, object? ActiveFlashSale, IReadOnlyList<ChatMessage> RecentChat, string? ViewerToken,
+    object? ActivePoll = null, object? ActiveGiveaway = null);
 
 public sealed record LiveViewersSnapshot(long Current, long Peak);
 

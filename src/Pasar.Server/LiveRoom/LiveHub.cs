@@ -73,7 +73,9 @@ internal sealed class LiveHub(
             new LiveViewersSnapshot(current, peak),
             await state.ActiveFlashSaleAsync(sessionId, Context.ConnectionAborted),
             await recent.GetAsync(sessionId, chatWriter, Context.ConnectionAborted),
-            member.ViewerToken);
+            member.ViewerToken,
+            await state.ActivePollAsync(sessionId, Context.ConnectionAborted),
+            await state.ActiveGiveawayAsync(sessionId, Context.ConnectionAborted));
     }
 
     public Task LeaveSession(string sessionId) => LeaveCoreAsync(Member(), sessionId);

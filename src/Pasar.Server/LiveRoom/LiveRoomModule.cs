@@ -93,6 +93,7 @@ public static class LiveRoomModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatCoalescer>());
         builder.Services.AddSingleton<ChatService>();
         builder.Services.AddSingleton<ViewerPresence>();
+        builder.Services.AddSingleton<IRoomPresence>(sp => sp.GetRequiredService<ViewerPresence>());
         builder.Services.AddSingleton<ViewerCountPusher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewerCountPusher>());
         builder.Services.AddSingleton<LivePins>();

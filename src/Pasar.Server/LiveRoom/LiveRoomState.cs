@@ -8,6 +8,14 @@ internal interface IActiveFlashSaleLookup
     Task<object?> ActiveForSessionAsync(string sessionId, CancellationToken ct);
 }
 
+/// <summary>The open poll and the running giveaway of a session (the Engagement module implements it).</summary>
+internal interface IActiveEngagementLookup
+{
+    Task<object?> ActivePollAsync(string sessionId, CancellationToken ct);
+
+    Task<object?> ActiveGiveawayAsync(string sessionId, CancellationToken ct);
+}
+
 internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence, IServiceProvider services) : ILiveRoomView
 {
     public async Task<LiveSession> EnrichAsync(LiveSession session, CancellationToken ct)
@@ -18,6 +26,8 @@ internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, L
             Viewers = new LiveViewers(current, peak),
             Pinned = (await pins.ListAsync(session.Id, ct)).Cast<object>().ToList(),
             ActiveFlashSale = await ActiveFlashSaleAsync(session.Id, ct),
+            ActivePoll = await ActivePollAsync(session.Id, ct),
+            ActiveGiveaway = await ActiveGiveawayAsync(session.Id, ct),
         };
     }
 
@@ -29,4 +39,10 @@ internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, L
 
     public Task<object?> ActiveFlashSaleAsync(string sessionId, CancellationToken ct) =>
         services.GetService<IActiveFlashSaleLookup>()?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+
+    public Task<object?> ActivePollAsync(string sessionId, CancellationToken ct) =>
+        services.GetService<IActiveEngagementLookup>()?.ActivePollAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+
+    public Task<object?> ActiveGiveawayAsync(string sessionId, CancellationToken ct) =>
+        services.GetService<IActiveEngagementLookup>()?.ActiveGiveawayAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
 }

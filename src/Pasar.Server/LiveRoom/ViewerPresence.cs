@@ -5,12 +5,18 @@ using StackExchange.Redis;
 
 namespace Pasar.Server.LiveRoom;
 
+/// <summary>Whether a viewer (a user id when signed in) is watching a room now: for other modules (giveaway entries).</summary>
+internal interface IRoomPresence
+{
+    Task<bool> IsPresentAsync(string sessionId, string viewerId, CancellationToken ct);
+}
+
 /// <summary>
 /// Concurrent viewers: a sorted set per session of viewer → last heartbeat time, so each viewer expires on
 /// its own 30 s after its last heartbeat; the peak is raised in the same script, atomically. Shared by all
 /// nodes through Redis/Garnet; the peak is also kept in SQL and restored from it if the hot state is lost.
 /// </summary>
-internal sealed class ViewerPresence(HotStore store, Database database, TimeProvider time)
+internal sealed class ViewerPresence(HotStore store, Database database, TimeProvider time) : IRoomPresence
 {
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(30);
 
@@ -64,6 +70,13 @@ internal sealed class ViewerPresence(HotStore store, Database database, TimeProv
     }
 
     public Task<bool> HasJoinedAsync(string sessionId, string userId) => store.Database.SetContainsAsync($"live:joined:{sessionId}", userId);
+
+    /// <summary>Whether the viewer has a heartbeat in the last <see cref="Window"/> (watching the room now).</summary>
+    public async Task<bool> IsPresentAsync(string sessionId, string viewerId, CancellationToken ct)
+    {
+        var score = await store.Database.SortedSetScoreAsync(Keys(sessionId)[0], viewerId);
+        return score is { } at && at > time.GetUtcNow().ToUnixTimeMilliseconds() - Window.TotalMilliseconds;
+    }
 
     public Task LeaveAsync(string sessionId, string viewerId) => store.Database.SortedSetRemoveAsync(Keys(sessionId)[0], viewerId);
 

@@ -16,7 +16,8 @@ public sealed class RoomClient : IAsyncDisposable
     public HubConnection Connection { get; }
 
     public static readonly string[] Events = ["chat", "chatDeleted", "pinsUpdated", "viewersUpdated", "sessionStatus", "chatSettings",
-        "flashSaleStarted", "flashSaleUpdated", "flashSaleEnded", "purchaseSignal", "lowStock", "notification"];
+        "flashSaleStarted", "flashSaleUpdated", "flashSaleEnded", "purchaseSignal", "lowStock", "notification",
+        "pollStarted", "pollUpdated", "pollEnded", "giveawayStarted", "giveawayDrawn"];
 
     public static async Task<RoomClient> ConnectAsync(PasarApp app, string? token = null, string? anonId = null, bool messagePack = false)
     {
