@@ -116,7 +116,7 @@ internal sealed class GiveawayService(
             return Closed();
         }
 
-        if (!await presence.IsPresentAsync(giveaway.SessionId, userId, ct))
+        if (!await presence.IsUserPresentAsync(giveaway.SessionId, userId, ct))
         {
             return ApiProblem.Create(StatusCodes.Status409Conflict, "NOT_IN_ROOM", "Not in the room", "Join the live room to enter its giveaway.");
         }

@@ -190,12 +190,15 @@ internal sealed class RoomRegistry(Platform.PasarMetrics metrics, ViewerIds view
     public bool ViewerStillIn(string sessionId, string viewerId, string exceptConnectionId) =>
         InSession(sessionId).Any(m => m.ViewerId == viewerId && m.ConnectionId != exceptConnectionId);
 
+    /// <summary>The viewer id of a signed-in user (anonymous viewers' ids start with "a:").</summary>
+    internal static string UserViewerId(string userId) => "u:" + userId;
+
     private (string ViewerId, string? Token) ViewerIdOf(HubConnectionContext connection)
     {
         var sub = connection.User?.Identity?.IsAuthenticated == true ? connection.User.FindFirst("sub")?.Value : null;
         if (sub is not null)
         {
-            return ("u:" + sub, null);
+            return (UserViewerId(sub), null);
         }
 
         // Only an id this deployment signed is believed; anything else gets a fresh one, so that a connection

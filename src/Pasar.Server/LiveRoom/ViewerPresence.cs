@@ -5,10 +5,10 @@ using StackExchange.Redis;
 
 namespace Pasar.Server.LiveRoom;
 
-/// <summary>Whether a viewer (a user id when signed in) is watching a room now: for other modules (giveaway entries).</summary>
+/// <summary>Whether a signed-in user is watching a room now (a heartbeat in the last 30 s): for other modules (giveaway entries).</summary>
 internal interface IRoomPresence
 {
-    Task<bool> IsPresentAsync(string sessionId, string viewerId, CancellationToken ct);
+    Task<bool> IsUserPresentAsync(string sessionId, string userId, CancellationToken ct);
 }
 
 /// <summary>
@@ -71,10 +71,10 @@ internal sealed class ViewerPresence(HotStore store, Database database, TimeProv
 
     public Task<bool> HasJoinedAsync(string sessionId, string userId) => store.Database.SetContainsAsync($"live:joined:{sessionId}", userId);
 
-    /// <summary>Whether the viewer has a heartbeat in the last <see cref="Window"/> (watching the room now).</summary>
-    public async Task<bool> IsPresentAsync(string sessionId, string viewerId, CancellationToken ct)
+    /// <summary>Whether the user has a heartbeat in the last <see cref="Window"/> (watching the room now).</summary>
+    public async Task<bool> IsUserPresentAsync(string sessionId, string userId, CancellationToken ct)
     {
-        var score = await store.Database.SortedSetScoreAsync(Keys(sessionId)[0], viewerId);
+        var score = await store.Database.SortedSetScoreAsync(Keys(sessionId)[0], RoomRegistry.UserViewerId(userId));
         return score is { } at && at > time.GetUtcNow().ToUnixTimeMilliseconds() - Window.TotalMilliseconds;
     }
 
