@@ -249,6 +249,37 @@ export interface LiveSession {
   viewers: { current: number; peak: number };
   pinned: Pin[];
   activeFlashSale: FlashSale | null;
+  activePoll?: Poll | null;
+  activeGiveaway?: Giveaway | null;
+}
+
+export interface Poll {
+  id: string;
+  sessionId: string;
+  question: string;
+  options: string[];
+  counts: number[];
+  totalVotes: number;
+  startsAt: string;
+  endsAt: string;
+  status: 'open' | 'closed' | string;
+}
+
+/** Before the draw `seed`, `entrantIds` and `winners` are null (SPEC §14). */
+export interface Giveaway {
+  id: string;
+  sessionId: string;
+  sellerId: string;
+  prizeCoins: number;
+  winnerCount: number;
+  seedHash: string;
+  entrants: number;
+  startsAt: string;
+  endsAt: string;
+  status: 'active' | 'drawn' | string;
+  seed: string | null;
+  entrantIds: string[] | null;
+  winners: string[] | null;
 }
 
 export interface CreatedSession {

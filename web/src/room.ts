@@ -1,7 +1,7 @@
 // The state of one live room, kept in step with the hub (SPEC §6.2): a snapshot on join, then events.
 
 import { useEffect, useReducer, useRef } from 'preact/hooks';
-import { get, type ChatMessage, type FlashSale, type LiveSession, type Pin } from './api';
+import { get, type ChatMessage, type FlashSale, type Giveaway, type LiveSession, type Pin, type Poll } from './api';
 import { rememberViewerId, useUser } from './auth';
 import { createLiveHub, hubProblem, isHubMissing, type HubConnection } from './hub';
 import { toast } from './ui';
@@ -14,6 +14,8 @@ export interface RoomState {
   pinned: Pin[];
   viewers: { current: number; peak: number };
   flashSale: FlashSale | null;
+  poll: Poll | null;
+  giveaway: Giveaway | null;
   chat: ChatMessage[];
   hub: HubStatus;
   lowStock: Record<string, number>;
@@ -24,6 +26,8 @@ interface Snapshot {
   pinned?: Pin[];
   viewers?: { current: number; peak: number };
   activeFlashSale?: FlashSale | null;
+  activePoll?: Poll | null;
+  activeGiveaway?: Giveaway | null;
   recentChat?: ChatMessage[];
   /** The anonymous viewer id the server issued (null when signed in): kept and presented on the next connect. */
   viewerToken?: string | null;
@@ -41,6 +45,9 @@ type Action =
   | { type: 'flashSale'; sale: FlashSale | null }
   | { type: 'flashSaleRemaining'; id: string; remaining: number }
   | { type: 'flashSaleEnded'; id: string; status?: string; remaining?: number }
+  | { type: 'poll'; poll: Poll }
+  | { type: 'pollCounts'; id: string; counts: number[] }
+  | { type: 'giveaway'; giveaway: Giveaway }
   | { type: 'status'; status: string; replayUrl?: string | null }
   | { type: 'lowStock'; productId: string; stock: number };
 
@@ -56,6 +63,8 @@ function reduce(s: RoomState, a: Action): RoomState {
         pinned: s.hub === 'connected' ? s.pinned : a.session.pinned ?? [],
         flashSale: s.hub === 'connected' ? s.flashSale : a.session.activeFlashSale ?? s.flashSale,
         viewers: s.hub === 'connected' ? s.viewers : a.session.viewers ?? s.viewers,
+        poll: s.hub === 'connected' ? s.poll : a.session.activePoll ?? s.poll,
+        giveaway: s.hub === 'connected' ? s.giveaway : a.session.activeGiveaway ?? s.giveaway,
       };
     case 'sessionError':
       return { ...s, sessionError: a.error };
@@ -67,6 +76,9 @@ function reduce(s: RoomState, a: Action): RoomState {
         pinned: snap.pinned ?? s.pinned,
         viewers: snap.viewers ?? s.viewers,
         flashSale: snap.activeFlashSale !== undefined ? snap.activeFlashSale : s.flashSale,
+        // A poll or giveaway that ended stays on screen (its results); a running one from the snapshot replaces it.
+        poll: snap.activePoll ?? s.poll,
+        giveaway: snap.activeGiveaway ?? s.giveaway,
         chat: snap.recentChat ? [...snap.recentChat].sort((x, y) => x.sentAt.localeCompare(y.sentAt)).slice(-maxChat) : s.chat,
       };
     }
@@ -91,6 +103,14 @@ function reduce(s: RoomState, a: Action): RoomState {
       return s.flashSale && s.flashSale.id === a.id
         ? { ...s, flashSale: { ...s.flashSale, status: a.status ?? 'ended', remaining: a.remaining ?? s.flashSale.remaining } }
         : s;
+    case 'poll':
+      return { ...s, poll: a.poll };
+    case 'pollCounts':
+      return s.poll && s.poll.id === a.id
+        ? { ...s, poll: { ...s.poll, counts: a.counts, totalVotes: a.counts.reduce((x, y) => x + y, 0) } }
+        : s;
+    case 'giveaway':
+      return { ...s, giveaway: a.giveaway };
     case 'status':
       return s.session ? { ...s, session: { ...s.session, status: a.status, replayUrl: a.replayUrl ?? s.session.replayUrl } } : s;
     case 'lowStock':
@@ -113,6 +133,8 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     pinned: [],
     viewers: { current: 0, peak: 0 },
     flashSale: null,
+    poll: null,
+    giveaway: null,
     chat: [],
     hub: 'connecting',
     lowStock: {},
@@ -175,6 +197,24 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     });
     hub.on('flashSaleEnded', (e: Partial<FlashSale> & { id: string }) => {
       dispatch({ type: 'flashSaleEnded', id: e.id, status: e.status, remaining: e.remaining });
+    });
+    hub.on('pollStarted', (poll: Poll) => {
+      if (poll.sessionId === sessionId) dispatch({ type: 'poll', poll });
+    });
+    hub.on('pollUpdated', (e: { id: string; sessionId?: string; counts: number[] }) => dispatch({ type: 'pollCounts', id: e.id, counts: e.counts }));
+    hub.on('pollEnded', (poll: Poll) => {
+      if (poll.sessionId === sessionId) dispatch({ type: 'poll', poll });
+    });
+    hub.on('giveawayStarted', (giveaway: Giveaway) => {
+      if (giveaway.sessionId === sessionId) {
+        dispatch({ type: 'giveaway', giveaway });
+        toast('A giveaway just started!', 'info');
+      }
+    });
+    hub.on('giveawayDrawn', (e: { id: string; sessionId?: string }) => {
+      if (e.sessionId && e.sessionId !== sessionId) return;
+      // The push carries the winners; the revealed seed and the entrant list come from the giveaway itself.
+      get<Giveaway>(`/api/giveaways/${encodeURIComponent(e.id)}`).then((giveaway) => dispatch({ type: 'giveaway', giveaway }), () => undefined);
     });
     hub.on('sessionStatus', (e: { sessionId?: string; status: string; replayUrl?: string | null }) => {
       if (!e.sessionId || e.sessionId === sessionId) {

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, newIdempotencyKey, post, type FlashSale, type Order, type Pin } from '../api';
 import { openSignIn, useUser } from '../auth';
 import { ChatPanel } from '../chat';
+import { GiveawayCard, PollCard } from '../engage';
 import { count, countdown, money } from '../format';
 import { useLiveRoom } from '../room';
 import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
@@ -267,6 +268,8 @@ export default function LiveRoom({ id }: { id?: string }) {
         )}
         {s.status === 'ended' && src && <p class="muted small">The show has ended: you are watching the replay.</p>}
         {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
+        {room.poll && <PollCard poll={room.poll} />}
+        {room.giveaway && <GiveawayCard giveaway={room.giveaway} />}
         <Pinned pinned={room.pinned} lowStock={room.lowStock} />
         <FollowButton sellerId={s.sellerId} />
       </div>

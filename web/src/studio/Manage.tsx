@@ -7,6 +7,7 @@ import { useLiveRoom } from '../room';
 import { ErrorNote, Price, Section, useNow } from '../ui';
 import { ChatSettings } from './ChatSettings';
 import { FlashSaleForm } from './FlashSaleForm';
+import { GiveawayForm, PollForm } from '../engage';
 import { Stats } from './Stats';
 import { statusLabel } from './status';
 import { StreamSettings } from './StreamSettings';
@@ -92,6 +93,14 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
           </p>
         )}
         <FlashSaleForm session={live} products={products} />
+      </Section>
+
+      <Section title="Poll" id="poll">
+        <PollForm session={live} />
+      </Section>
+
+      <Section title="Giveaway" id="giveaway">
+        <GiveawayForm session={live} />
       </Section>
 
       <div class="studio-chat">
