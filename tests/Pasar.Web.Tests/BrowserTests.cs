@@ -75,6 +75,17 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task Two_buyers_vote_and_see_the_poll_move_then_enter_a_giveaway_and_verify_its_draw_in_the_page()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/polls", "polls (SPEC §14)");
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/giveaways", "giveaways (SPEC §14)");
+        var output = await BrowserScenario.RunAsync(server, "engage", TimeSpan.FromMinutes(4));
+        Assert.Contains("both verified the draw in the browser", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_show_created_in_the_studio_and_published_with_ffmpeg_plays_for_a_buyer()
     {
         BrowserScenario.RequireTools(ffmpeg: true);

@@ -1,5 +1,5 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, video)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -398,6 +398,65 @@ const scenarios = {
     step('Dimas bought the last one: both see Sold out');
     await screenshot(citra, 'live-room-sold-out');
     await screenshot(seller, 'studio');
+  },
+
+  /** A poll two buyers vote in and watch move; a giveaway they enter, drawn and verified in the page. */
+  async engage() {
+    const seller = await newPage(desktop);
+    await seller.goto('/studio');
+    await signIn(seller, 'demo-seller-budi');
+    await seller.getByLabel('Title').fill('Poll and prize hour');
+    await seller.getByRole('button', { name: 'Create show' }).click();
+    const key = await seller.getByTestId('stream-key').inputValue();
+    const rtmp = await seller.getByTestId('rtmp-url').inputValue();
+    publish(rtmp, key, '640x360');
+    await eventually('the show to go live', async () => (await seller.getByTestId('session-status').textContent()) === 'Live', 45000);
+    step('the show is live');
+    const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+    await api('POST', '/api/admin/coins/adjustments', {
+      token: await token('e2e-admin', 'admin'), key: `e2e-fund-${Date.now()}`,
+      body: { userId: 'demo-seller-budi', amount: 500, reason: 'giveaway budget' },
+    });
+
+    const citra = await newPage(desktop);
+    const dimas = await newPage(phone, { mobile: true });
+    for (const [page, user] of [[citra, 'demo-buyer-citra'], [dimas, 'demo-buyer-dimas']]) {
+      await page.goto(sessionUrl);
+      await signIn(page, user);
+    }
+
+    await seller.getByLabel('Question').fill('Which colour next?');
+    await seller.getByLabel('Options (2 to 6, one per line)').fill('Red\nBlue');
+    await seller.getByLabel('Poll length (seconds)').fill('120');
+    await seller.getByRole('button', { name: 'Start poll' }).click();
+    for (const page of [citra, dimas]) await page.getByTestId('poll').getByText('Which colour next?').waitFor();
+    step('both buyers see the poll');
+    await citra.getByTestId('poll-option-0').click();
+    for (const page of [citra, dimas]) await page.getByTestId('poll-count-0').filter({ hasText: /^1$/ }).waitFor({ timeout: 10000 });
+    step('Citra voted Red: both see Red 1');
+    await dimas.getByTestId('poll-option-1').click();
+    for (const page of [citra, dimas]) await page.getByTestId('poll-count-1').filter({ hasText: /^1$/ }).waitFor({ timeout: 10000 });
+    step('Dimas voted Blue: both see Blue 1, 2 votes');
+    await screenshot(dimas, 'live-room-poll');
+
+    await seller.getByLabel('Coins per winner').fill('50');
+    await seller.getByLabel('Winners').fill('1');
+    await seller.getByLabel('Giveaway length (seconds)').fill('10');
+    await seller.getByRole('button', { name: 'Start giveaway' }).click();
+    for (const page of [citra, dimas]) {
+      await page.getByTestId('giveaway-enter').click();
+      await page.getByTestId('giveaway-enter').filter({ hasText: 'Entered' }).waitFor();
+    }
+    step('both buyers entered the giveaway');
+    for (const page of [citra, dimas]) await page.getByTestId('giveaway-winners').waitFor({ timeout: 30000 });
+    step('the giveaway was drawn');
+    for (const page of [citra, dimas]) {
+      await page.getByTestId('giveaway-verify').click();
+      const verdict = await page.getByTestId('giveaway-verdict').textContent();
+      if (!/matches the published hash/.test(verdict) || !/the same 1 winners/.test(verdict)) throw new Error(`verification failed: ${verdict}`);
+    }
+    step('both verified the draw in the browser: the same winner');
+    await screenshot(citra, 'live-room-giveaway');
   },
 
   /** A seller creates a show in the studio, ffmpeg publishes to it, a buyer's video plays. */

@@ -214,7 +214,7 @@ export function PollForm({ session }: { session: LiveSession }) {
         <textarea id="poll-options" rows={4} value={options} onInput={(e) => setOptions((e.target as HTMLTextAreaElement).value)} />
       </div>
       <div class="field small-field">
-        <label for="poll-duration">Duration (s)</label>
+        <label for="poll-duration">Poll length (seconds)</label>
         <input id="poll-duration" type="number" min="5" max="3600" value={duration} onInput={(e) => setDuration((e.target as HTMLInputElement).value)} />
       </div>
       <div class="row">
@@ -260,7 +260,7 @@ export function GiveawayForm({ session }: { session: LiveSession }) {
           <input id="ga-winners" type="number" min="1" max="100" required value={winners} onInput={(e) => setWinners((e.target as HTMLInputElement).value)} />
         </div>
         <div class="field small-field">
-          <label for="ga-duration">Duration (s)</label>
+          <label for="ga-duration">Giveaway length (seconds)</label>
           <input id="ga-duration" type="number" min="5" max="3600" required value={duration} onInput={(e) => setDuration((e.target as HTMLInputElement).value)} />
         </div>
       </div>
