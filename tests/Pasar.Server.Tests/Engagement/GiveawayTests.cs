@@ -217,4 +217,74 @@ public sealed class GiveawayTests
         Assert.Equal(500 - 80, await BalanceAsync(restarted, "seller-1"));
         Assert.Equal(2L, await restarted.ScalarAsync<long>("SELECT COUNT(*) FROM coin_ledger WHERE source = 'GIVEAWAY'"));
     }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task A_draw_that_fails_after_paying_one_winner_leaves_nothing_and_the_next_tick_draws_the_same_winners_once(Backend backend)
+    {
+        await using var app = await PasarApp.StartAsync(backend);
+        var (sessionId, seller) = await PollTests.OnAirAsync(app);
+        await FundAsync(app, "seller-1", 1_000);
+        // The database itself refuses the draw's second prize: the draw dies halfway, as in a crash.
+        var (create, drop) = backend == Backend.Embedded
+            ? ("""
+               CREATE TRIGGER fail_second_prize BEFORE INSERT ON coin_ledger
+               WHEN NEW.source = 'GIVEAWAY' AND (SELECT COUNT(*) FROM coin_ledger WHERE source = 'GIVEAWAY') >= 1
+               BEGIN SELECT RAISE(ABORT, 'injected failure in the draw'); END
+               """, "DROP TRIGGER fail_second_prize")
+            : ("""
+               CREATE FUNCTION fail_second_prize() RETURNS trigger AS $$
+               BEGIN
+                 IF NEW.source = 'GIVEAWAY' AND (SELECT COUNT(*) FROM coin_ledger WHERE source = 'GIVEAWAY') >= 1 THEN
+                   RAISE EXCEPTION 'injected failure in the draw';
+                 END IF;
+                 RETURN NEW;
+               END $$ LANGUAGE plpgsql;
+               CREATE TRIGGER fail_second_prize BEFORE INSERT ON coin_ledger FOR EACH ROW EXECUTE FUNCTION fail_second_prize();
+               """, "DROP TRIGGER fail_second_prize ON coin_ledger; DROP FUNCTION fail_second_prize()");
+        await using (var db = PasarApp.DatabaseFor(app.Settings))
+        {
+            await db.InTransactionAsync(async (c, tx) => await Dapper.SqlMapper.ExecuteAsync(c, create, transaction: tx), Ct);
+        }
+
+        var id = (await (await StartAsync(seller, sessionId, prizeCoins: 30, winners: 2, durationSeconds: 5)).JsonAsync()).GetProperty("id").GetString()!;
+        var rooms = new List<RoomClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            var room = await RoomClient.ConnectAsync(app, await app.TokenAsync($"buyer-{i}", "buyer"));
+            await room.JoinAsync(sessionId);
+            rooms.Add(room);
+            using var client = await app.ClientAsAsync($"buyer-{i}", "buyer");
+            Assert.Equal(HttpStatusCode.NoContent, (await client.PostAsync($"/api/giveaways/{id}/entries", null, Ct)).StatusCode);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(7), Ct); // past its end: the ticker has tried (and failed) to draw
+        Assert.Equal("active", await app.ScalarAsync<string>("SELECT status FROM giveaways WHERE id = @id", new { id }));
+        Assert.Equal(0L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM coin_ledger WHERE source = 'GIVEAWAY'"));
+        Assert.Equal(JsonValueKind.Null, (await (await app.Client.GetAsync($"/api/giveaways/{id}", Ct)).JsonAsync()).GetProperty("seed").ValueKind);
+
+        await using (var db = PasarApp.DatabaseFor(app.Settings))
+        {
+            await db.InTransactionAsync(async (c, tx) => await Dapper.SqlMapper.ExecuteAsync(c, drop, transaction: tx), Ct);
+        }
+
+        await PasarApp.EventuallyAsync(async () => (await (await app.Client.GetAsync($"/api/giveaways/{id}", Ct)).JsonAsync()).GetProperty("status").GetString() == "drawn",
+            TimeSpan.FromSeconds(15), "the draw to succeed on a later tick");
+        var read = await (await app.Client.GetAsync($"/api/giveaways/{id}", Ct)).JsonAsync();
+        var winners = read.GetProperty("winners").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.Equal(Recompute(read.GetProperty("seed").GetString()!, ["buyer-0", "buyer-1", "buyer-2"], 2), winners);
+        foreach (var i in Enumerable.Range(0, 3))
+        {
+            Assert.Equal(winners.Contains($"buyer-{i}") ? 30 : 0, await BalanceAsync(app, $"buyer-{i}"));
+        }
+
+        Assert.Equal(2L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM coin_ledger WHERE source = 'GIVEAWAY'"));
+        Assert.Equal(1_000 - 60, await BalanceAsync(app, "seller-1"));
+        foreach (var room in rooms)
+        {
+            await room.DisposeAsync();
+        }
+
+        seller.Dispose();
+    }
 }

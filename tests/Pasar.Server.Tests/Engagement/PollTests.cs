@@ -150,4 +150,24 @@ public sealed class PollTests
         await notLive.AssertProblemAsync(HttpStatusCode.Conflict, "SESSION_NOT_LIVE");
         seller.Dispose();
     }
+
+    [Fact]
+    public async Task The_poll_and_giveaway_routes_are_in_the_OpenAPI_document_with_their_tags()
+    {
+        await using var app = await PasarApp.StartAsync(Backend.Embedded);
+        var doc = JsonDocument.Parse(await app.Client.GetStringAsync("/openapi/v1.json", Ct)).RootElement;
+        var paths = doc.GetProperty("paths");
+        foreach (var (path, method, tag) in new[]
+        {
+            ("/api/live/sessions/{id}/polls", "post", "Polls"), ("/api/polls/{id}", "get", "Polls"), ("/api/polls/{id}/close", "post", "Polls"),
+            ("/api/polls/{id}/votes", "post", "Polls"), ("/api/live/sessions/{id}/giveaways", "post", "Giveaways"),
+            ("/api/giveaways/{id}", "get", "Giveaways"), ("/api/giveaways/{id}/entries", "post", "Giveaways"),
+        })
+        {
+            Assert.True(paths.TryGetProperty(path, out var item), $"{path} is missing from OpenAPI");
+            var operation = item.GetProperty(method);
+            Assert.Contains(tag, operation.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+            Assert.False(string.IsNullOrEmpty(operation.GetProperty("operationId").GetString()));
+        }
+    }
 }
