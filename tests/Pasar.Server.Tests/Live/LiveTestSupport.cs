@@ -114,6 +114,8 @@ internal sealed class Publisher : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     public async Task<(int ExitCode, string Output)> WaitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
