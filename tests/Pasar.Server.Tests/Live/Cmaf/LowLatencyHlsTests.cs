@@ -84,6 +84,11 @@ public sealed class LowLatencyHlsTests
             ["-v", "error", "-i", new Uri(app.BaseAddress, $"/hls/{id}/master.m3u8").ToString(), "-t", "10", "-f", "null", "-"], TimeSpan.FromSeconds(40));
         Assert.True(exit == 0 && output.Trim().Length == 0, output);
 
+        // /metrics has the part latency and the blocked-request counts.
+        var metrics = await client.GetStringAsync("/metrics", Ct);
+        Assert.Contains("pasar_live_part_latency", metrics, StringComparison.Ordinal);
+        Assert.Contains("pasar_live_hls_blocked_requests", metrics, StringComparison.Ordinal);
+
         // The session ends: the replay is a VOD playlist of the same CMAF segments, and it decodes.
         Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync($"/api/live/sessions/{id}/end", null, Ct)).StatusCode);
         await PasarApp.EventuallyAsync(async () => (await client.GetAsync($"/hls/{id}/source/replay.m3u8", Ct)).StatusCode == HttpStatusCode.OK,
@@ -94,6 +99,59 @@ public sealed class LowLatencyHlsTests
         var (replayExit, replayOutput) = await Ffmpeg.RunAsync("ffmpeg",
             ["-v", "error", "-i", new Uri(app.BaseAddress, $"/hls/{id}/replay.m3u8").ToString(), "-f", "null", "-"], TimeSpan.FromSeconds(60));
         Assert.True(replayExit == 0 && replayOutput.Trim().Length == 0, replayOutput);
+    }
+
+    [Fact]
+    public async Task A_b_frame_publisher_replays_every_source_frame_once_in_order()
+    {
+        Ffmpeg.Require("ffmpeg");
+        await using var app = await LiveApp.StartAsync(Backend.Embedded, s =>
+        {
+            s["Pasar:Live:Ladder"] = "";
+            s["Pasar:Live:LowLatencyPassthrough"] = "true";
+        });
+        using var seller = await app.ClientAsAsync("seller-bframes", "seller");
+        var (id, key) = await seller.CreateSessionAsync();
+        var dir = Directory.CreateTempSubdirectory("pasar-bframes-").FullName;
+        try
+        {
+            // OBS-like x264: high profile, B-frames, a 2 s GOP; sent as it is (-c copy), in real time.
+            var source = Path.Combine(dir, "source.flv");
+            var (encodeExit, encodeOutput) = await Ffmpeg.RunAsync("ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440", "-t", "8", "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast",
+                "-bf", "3", "-g", "60", "-c:a", "aac", "-f", "flv", source,
+            ], TimeSpan.FromSeconds(60));
+            Assert.True(encodeExit == 0, encodeOutput);
+            var sourceFrames = await VideoFramePtsAsync(source);
+
+            var (publishExit, publishOutput) = await Ffmpeg.RunAsync("ffmpeg",
+                ["-hide_banner", "-loglevel", "error", "-re", "-i", source, "-c", "copy", "-f", "flv", $"rtmp://127.0.0.1:{app.RtmpPort()}/live/{key}"],
+                TimeSpan.FromSeconds(40));
+            Assert.True(publishExit == 0, publishOutput);
+            Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync($"/api/live/sessions/{id}/end", null, Ct)).StatusCode);
+            await PasarApp.EventuallyAsync(async () => (await app.Client.GetAsync($"/hls/{id}/source/replay.m3u8", Ct)).StatusCode == HttpStatusCode.OK,
+                TimeSpan.FromSeconds(20), "the replay");
+
+            var replayFrames = await VideoFramePtsAsync(new Uri(app.BaseAddress, $"/hls/{id}/source/replay.m3u8").ToString());
+            Assert.Equal(sourceFrames.Count, replayFrames.Count);
+            var step = replayFrames[1] - replayFrames[0];
+            Assert.All(replayFrames.Zip(replayFrames.Skip(1)), pair => Assert.InRange(pair.Second - pair.First, step * 0.9, step * 1.1));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Presentation times (seconds) of the decoded video frames of a file or URL, in output order.</summary>
+    private static async Task<List<double>> VideoFramePtsAsync(string input)
+    {
+        var (exit, output) = await Ffmpeg.RunAsync("ffprobe",
+            ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0", input], TimeSpan.FromSeconds(60));
+        Assert.True(exit == 0, output);
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => double.Parse(l.Trim().TrimEnd(','), CultureInfo.InvariantCulture))];
     }
 
     /// <summary>Runs the node checker (hls-parser in strict mode plus the LL-HLS rule checks) on a playlist.</summary>
