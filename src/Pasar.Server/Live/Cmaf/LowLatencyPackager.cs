@@ -484,7 +484,14 @@ internal sealed class LowLatencyPackager
             }
 
             var lastRun = -1;
-            var partsFrom = Math.Max(0, window.Count - 4); // parts listed for the last three target durations or so
+            // Parts are listed only for segments wholly within three target durations of the playlist's end (RFC 8216bis
+            // 4.4.4.9: older EXT-X-PART tags must be removed).
+            var partsFrom = window.Count;
+            for (var fromEnd = 0.0; partsFrom > 0 && fromEnd + window[partsFrom - 1].Duration <= 3 * target + 0.001;)
+            {
+                fromEnd += window[--partsFrom].Duration;
+            }
+
             for (var i = skipped; i < window.Count; i++)
             {
                 var segment = window[i];

@@ -84,6 +84,11 @@ public sealed class LowLatencyHlsTests
             ["-v", "error", "-i", new Uri(app.BaseAddress, $"/hls/{id}/master.m3u8").ToString(), "-t", "10", "-f", "null", "-"], TimeSpan.FromSeconds(40));
         Assert.True(exit == 0 && output.Trim().Length == 0, output);
 
+        // More than CAN-SKIP-UNTIL (6 target durations) of segments by now: a delta update skips the older ones.
+        var delta = await client.GetStringAsync($"/hls/{id}/source/index.m3u8?_HLS_skip=YES", Ct);
+        Assert.Contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=", delta, StringComparison.Ordinal);
+        Assert.True((await CheckAsync(delta)).GetProperty("skip").GetInt32() > 0, delta);
+
         // /metrics has the part latency and the blocked-request counts.
         var metrics = await client.GetStringAsync("/metrics", Ct);
         Assert.Contains("pasar_live_part_latency", metrics, StringComparison.Ordinal);
@@ -143,6 +148,28 @@ public sealed class LowLatencyHlsTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_four_second_gop_gives_four_second_segments_and_parts_still_every_part_target()
+    {
+        Ffmpeg.Require("ffmpeg");
+        await using var app = await LiveApp.StartAsync(Backend.Embedded, s =>
+        {
+            s["Pasar:Live:Ladder"] = "";
+            s["Pasar:Live:LowLatencyPassthrough"] = "true";
+        });
+        using var seller = await app.ClientAsAsync("seller-gop4", "seller");
+        var (id, key) = await seller.CreateSessionAsync();
+        await using var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 30, rate: 30, gop: 120);
+        await PasarApp.EventuallyAsync(() => Task.FromResult(app.Ingest().LowLatency(id)?.SegmentCount >= 2), TimeSpan.FromSeconds(30), "two segments");
+        var media = await CheckAsync(await app.Client.GetStringAsync($"/hls/{id}/source/index.m3u8", Ct));
+        Assert.Equal(4, media.GetProperty("targetDuration").GetInt32());
+        Assert.All(media.GetProperty("segments").EnumerateArray(), s => Assert.InRange(s.GetProperty("duration").GetDouble(), 3.9, 4.1));
+        var parts = media.GetProperty("parts").EnumerateArray().ToList();
+        var complete = parts.GroupBy(p => p.GetProperty("msn").GetInt64()).First();
+        Assert.InRange(complete.Count(), 12, 14); // 4 s in parts of at most 0.333 s
+        Assert.Single(complete, p => p.GetProperty("independent").GetBoolean());
     }
 
     /// <summary>Presentation times (seconds) of the decoded video frames of a file or URL, in output order.</summary>
