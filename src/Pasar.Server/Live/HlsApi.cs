@@ -13,10 +13,29 @@ internal static partial class HlsApi
 {
     public static void MapHls(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/hls/{sessionId}/{**file}", Serve)
+        app.MapGet("/hls/{sessionId}/{**file}", ServeAsync)
             .WithTags("Live")
             .WithSummary("HLS playback: master.m3u8, replay.m3u8, {rendition}/index.m3u8, {rendition}/replay.m3u8 and segments")
             .AllowAnonymous();
+    }
+
+    /// <summary>
+    /// A session packaged in-process (LL-HLS over CMAF) is served from memory while it is live: blocking playlist
+    /// reloads and preload-hinted parts wait on the packager; everything else (replays, TS sessions) from disk.
+    /// </summary>
+    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>> ServeAsync(
+        string sessionId, string file, HttpContext http, LiveIngest ingest, LiveMetrics metrics, CancellationToken ct)
+    {
+        if (SessionIdPattern().IsMatch(sessionId) && FilePattern().IsMatch(file) && ingest.LowLatency(sessionId) is { } packager)
+        {
+            var live = await Cmaf.LowLatencyHls.ServeAsync(packager, file, http, metrics, ct);
+            if (live is not null)
+            {
+                return live;
+            }
+        }
+
+        return Serve(sessionId, file, http, ingest);
     }
 
     internal static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult> Serve(string sessionId, string file, HttpContext http, LiveIngest ingest)
@@ -41,6 +60,12 @@ internal static partial class HlsApi
             return TypedResults.PhysicalFile(path, "video/mp2t", enableRangeProcessing: true);
         }
 
+        if (file.EndsWith(".m4s", StringComparison.Ordinal) || file.EndsWith(".mp4", StringComparison.Ordinal))
+        {
+            headers.CacheControl = "public, max-age=31536000, immutable";
+            return TypedResults.PhysicalFile(path, "video/mp4", enableRangeProcessing: true);
+        }
+
         // Live playlists change with every segment; the replay ones never change once written, but stay short too
         // in case a replay is rebuilt.
         // Playlists are replaced (write, then rename) while players read them: read the small file whole, so that
@@ -56,11 +81,11 @@ internal static partial class HlsApi
         }
     }
 
-    private static ProblemHttpResult NotFound() => ApiProblem.NotFound("HLS_NOT_FOUND", "HLS file");
+    internal static ProblemHttpResult NotFound() => ApiProblem.NotFound("HLS_NOT_FOUND", "HLS file");
 
     [GeneratedRegex("^[0-9a-f]{32}$")]
     private static partial Regex SessionIdPattern();
 
-    [GeneratedRegex(@"^(master\.m3u8|replay\.m3u8|[0-9a-z]{1,16}/(index\.m3u8|replay\.m3u8|r[0-9]{3}_[0-9]{5,9}\.ts))$")]
+    [GeneratedRegex(@"^(master\.m3u8|replay\.m3u8|[0-9a-z]{1,16}/(index\.m3u8|replay\.m3u8|r[0-9]{3}_[0-9]{5,9}\.ts|init[0-9]{3}\.mp4|c[0-9]{6}(\.[0-9]{1,3})?\.m4s))$")]
     private static partial Regex FilePattern();
 }

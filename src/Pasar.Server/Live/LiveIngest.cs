@@ -134,6 +134,9 @@ internal sealed class LiveIngest(
     internal int? TranscoderProcessId(string sessionId) =>
         _broadcasts.TryGetValue(sessionId, out var b) ? b.Publisher?.Transcoder?.ProcessId : null;
 
+    /// <summary>The session's in-process LL-HLS packager, while this node ingests it and it has one.</summary>
+    internal Cmaf.LowLatencyPackager? LowLatency(string sessionId) => _broadcasts.TryGetValue(sessionId, out var b) ? b.LowLatency : null;
+
     internal bool IsPublishing(string sessionId) => _broadcasts.TryGetValue(sessionId, out var b) && b.Publisher is not null;
 
     public async ValueTask<RtmpPublishDecision> AuthorizeAsync(RtmpPublishRequest request, CancellationToken cancellationToken)
@@ -222,10 +225,27 @@ internal sealed class LiveIngest(
             _logger.LogInformation("Live {SessionId} is live", broadcast.SessionId);
         }
 
+        if (publish.LowLatency is { } lowLatency)
+        {
+            WriteLowLatency(broadcast, lowLatency, context, packet);
+            return;
+        }
+
         if (publish.Transcoder is null)
         {
             if (packet.Type != RtmpMediaType.Video || !packet.IsKeyframe || context.Video is null)
             {
+                return;
+            }
+
+            await DecidePlanAsync(broadcast, context, cancellationToken);
+            if (broadcast.Plan!.Count == 0 && options.Value.LowLatencyPassthrough && context.Video.Codecs.StartsWith("avc1", StringComparison.Ordinal))
+            {
+                // No rung to transcode: the passthrough rendition is packaged here, and no ffmpeg runs.
+                broadcast.LowLatency ??= new Cmaf.LowLatencyPackager(SessionDirectory(broadcast.SessionId), options.Value, metrics, time);
+                broadcast.LowLatency.BeginRun(context);
+                publish.LowLatency = broadcast.LowLatency;
+                WriteLowLatency(broadcast, publish.LowLatency, context, packet);
                 return;
             }
 
@@ -246,6 +266,7 @@ internal sealed class LiveIngest(
         metrics.RtmpPublishers.Add(-1);
         try
         {
+            publish.LowLatency?.EndRun();
             if (publish.Transcoder is not null)
             {
                 await publish.Transcoder.CloseAsync();
@@ -315,7 +336,7 @@ internal sealed class LiveIngest(
                 await WaitQuietlyAsync(publisher.Ended.Task, TimeSpan.FromSeconds(20));
             }
 
-            await WriteReplayAsync(broadcast.Packager);
+            await WriteReplayAsync(broadcast.Packager, broadcast.LowLatency);
         }
         finally
         {
@@ -387,10 +408,11 @@ internal sealed class LiveIngest(
     }
 
     /// <summary>Closes the playlists and writes the replay; true when it is on disk and no longer owed.</summary>
-    private async Task<bool> WriteReplayAsync(HlsPackager packager)
+    private async Task<bool> WriteReplayAsync(HlsPackager packager, Cmaf.LowLatencyPackager? lowLatency = null)
     {
         try
         {
+            lowLatency?.Finish();
             await packager.FinalizeAsync();
             await store.ReplayWrittenAsync(packager.SessionId, CancellationToken.None);
             return true;
@@ -464,12 +486,27 @@ internal sealed class LiveIngest(
         }
     }
 
-    private async Task<HlsTranscoder> CreateTranscoderAsync(Broadcast broadcast, RtmpPublishContext context, CancellationToken ct)
+    /// <summary>
+    /// Packaging must never fail silently: a frame the in-process packager cannot take is counted, and the publisher
+    /// is closed, so the session goes through the reconnect grace (and ends with its replay) instead of freezing.
+    /// </summary>
+    private void WriteLowLatency(Broadcast broadcast, Cmaf.LowLatencyPackager packager, RtmpPublishContext context, RtmpMediaPacket packet)
     {
-        var video = context.Video!;
-        var width = video.Width ?? context.Metadata?.Width ?? 0;
-        var height = video.Height ?? context.Metadata?.Height ?? 0;
-        var sourceFps = video.Sps?.FrameRate ?? context.Metadata?.FrameRate;
+        try
+        {
+            packager.Write(context, packet);
+        }
+        catch (Exception ex)
+        {
+            metrics.PackagingFailures.Add(1, new KeyValuePair<string, object?>("stage", "package"));
+            _logger.LogError(ex, "Live {SessionId}: packaging a frame failed; closing the publisher", broadcast.SessionId);
+            context.Connection.Close();
+        }
+    }
+
+    private async Task DecidePlanAsync(Broadcast broadcast, RtmpPublishContext context, CancellationToken ct)
+    {
+        var height = context.Video!.Height ?? context.Metadata?.Height ?? 0;
         await broadcast.Gate.WaitAsync(ct);
         try
         {
@@ -495,7 +532,15 @@ internal sealed class LiveIngest(
         {
             broadcast.Gate.Release();
         }
+    }
 
+    private async Task<HlsTranscoder> CreateTranscoderAsync(Broadcast broadcast, RtmpPublishContext context, CancellationToken ct)
+    {
+        var video = context.Video!;
+        var width = video.Width ?? context.Metadata?.Width ?? 0;
+        var height = video.Height ?? context.Metadata?.Height ?? 0;
+        var sourceFps = video.Sps?.FrameRate ?? context.Metadata?.FrameRate;
+        await DecidePlanAsync(broadcast, context, ct);
         var audio = context.Audio?.Codecs;
         var renditions = new List<RenditionInfo>
         {
@@ -510,7 +555,7 @@ internal sealed class LiveIngest(
                 VideoKbps = (int)(context.Metadata?.VideoDataRate ?? 0),
             },
         };
-        foreach (var rung in broadcast.Plan)
+        foreach (var rung in broadcast.Plan!)
         {
             var scaledWidth = height > 0 ? (int)Math.Round(width * (double)rung.Height / height / 2) * 2 : 0;
             renditions.Add(new RenditionInfo
@@ -546,6 +591,7 @@ internal sealed class LiveIngest(
         public string SessionId { get; } = sessionId;
         public string SellerId { get; } = sellerId;
         public HlsPackager Packager { get; } = packager;
+        public Cmaf.LowLatencyPackager? LowLatency { get; set; }
         public volatile Publish? Publisher;
         public ITimer? Grace { get; set; }
         public volatile bool WentLive;
@@ -566,6 +612,7 @@ internal sealed class LiveIngest(
         public Broadcast Broadcast { get; } = broadcast;
         public RtmpPublishContext? Context { get; set; }
         public HlsTranscoder? Transcoder { get; set; }
+        public Cmaf.LowLatencyPackager? LowLatency { get; set; }
         public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

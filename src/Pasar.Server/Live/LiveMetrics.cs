@@ -16,7 +16,18 @@ internal sealed class LiveMetrics
             description: "Age of a segment's newest frame when the segment appears in the live playlist");
         TranscodeFallbacks = meter.CreateCounter<long>("pasar.live.transcode.fallbacks",
             description: "Sessions given the passthrough rendition only because the transcoding capacity was in use");
+
+        PartLatency = meter.CreateHistogram<double>("pasar.live.part.latency", unit: "s",
+            description: "Delay between an LL-HLS part's last frame arriving and the part being published (in-process packager)");
+        BlockedRequests = meter.CreateUpDownCounter<long>("pasar.live.hls.blocked", description: "LL-HLS requests held open waiting for a part or playlist");
+        BlockedRequestsTotal = meter.CreateCounter<long>("pasar.live.hls.blocked.requests", description: "LL-HLS blocking requests, by outcome");
+        PackagingFailures = meter.CreateCounter<long>("pasar.live.packaging.failures", description: "In-process packaging failures survived or ending a session, by stage");
     }
+
+    public Histogram<double> PartLatency { get; }
+    public UpDownCounter<long> BlockedRequests { get; }
+    public Counter<long> BlockedRequestsTotal { get; }
+    public Counter<long> PackagingFailures { get; }
 
     public UpDownCounter<long> RtmpPublishers { get; }
     public Counter<long> RtmpConnections { get; }

@@ -36,6 +36,15 @@ public sealed class LiveOptions
     /// <summary>Segments in a live playlist (the recording keeps them all).</summary>
     public int LiveWindowSegments { get; set; } = 10;
 
+    /// <summary>LL-HLS part length in seconds for the in-process CMAF packager (<c>Pasar:Live:PartSeconds</c>).</summary>
+    public double PartSeconds { get; set; } = 0.333;
+
+    /// <summary>
+    /// Package sessions with an empty ladder in-process as LL-HLS over CMAF (no ffmpeg). Off by default until the web
+    /// player's low-latency mode lands; transcoded sessions keep ffmpeg's MPEG-TS HLS either way.
+    /// </summary>
+    public bool LowLatencyPassthrough { get; set; }
+
     public int EffectiveMaxTranscodedSessions => MaxTranscodedSessions ?? Environment.ProcessorCount;
 
     public IReadOnlyList<LadderRung> ParsedLadder => LadderRung.ParseList(Ladder);
@@ -130,6 +139,11 @@ internal sealed partial class LiveOptionsValidator : Microsoft.Extensions.Option
         if (!PresetPattern().IsMatch(options.Preset ?? ""))
         {
             failures.Add("Pasar:Live:Preset must be an x264 preset such as ultrafast or veryfast.");
+        }
+
+        if (options.PartSeconds is < 0.1 or > 2 || options.PartSeconds * 2 > options.SegmentSeconds)
+        {
+            failures.Add("Pasar:Live:PartSeconds must be between 0.1 and 2, and at most half of Pasar:Live:SegmentSeconds.");
         }
 
         if (options.LiveWindowSegments is < 3 or > 1000)

@@ -37,7 +37,7 @@ internal static class Ffmpeg
     }
 
     /// <summary>Starts <c>ffmpeg -re</c> publishing a test pattern and a tone for <paramref name="seconds"/>.</summary>
-    public static Publisher Publish(int port, string key, double seconds, string size = "640x360", int rate = 30)
+    public static Publisher Publish(int port, string key, double seconds, string size = "640x360", int rate = 30, int? gop = null)
     {
         var start = new ProcessStartInfo(Require("ffmpeg"))
         {
@@ -52,7 +52,7 @@ internal static class Ffmpeg
             "-f", "lavfi", "-i", $"testsrc2=size={size}:rate={rate}",
             "-f", "lavfi", "-i", "sine=frequency=440",
             "-t", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", (2 * rate).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", (gop ?? 2 * rate).ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-c:a", "aac", "-f", "flv", $"rtmp://127.0.0.1:{port}/live/{key}",
         })
         {
@@ -113,6 +113,8 @@ internal sealed class Publisher : IAsyncDisposable
     }
 
     public bool HasExited => _process.HasExited;
+
+    public int ProcessId => _process.Id;
 
     public async Task<(int ExitCode, string Output)> WaitAsync(TimeSpan timeout)
     {

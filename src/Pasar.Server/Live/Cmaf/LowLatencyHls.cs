@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Pasar.Server.Platform.Http;
+
+namespace Pasar.Server.Live.Cmaf;
+
+/// <summary>
+/// HTTP for a live in-process session (SPEC §11): the master and media playlists from memory, blocking reloads
+/// (<c>_HLS_msn</c>, <c>_HLS_part</c>), delta updates (<c>_HLS_skip=YES</c>), and parts held until complete when a
+/// player asks for the preload-hinted one early. Parts, segments and init segments are immutable; playlists short-cached.
+/// </summary>
+internal static class LowLatencyHls
+{
+    private const string Playlist = "application/vnd.apple.mpegurl";
+    private const string Immutable = "public, max-age=31536000, immutable";
+
+    /// <returns>The response, or null to fall back to the files on disk (replays, segments gone from memory).</returns>
+    public static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>?> ServeAsync(
+        LowLatencyPackager packager, string file, HttpContext http, LiveMetrics metrics, CancellationToken ct)
+    {
+        var headers = http.Response.Headers;
+        headers.AccessControlAllowOrigin = "*";
+        if (file == HlsPackager.MasterFile)
+        {
+            if (packager.Master() is not { } master)
+            {
+                return null;
+            }
+
+            headers.CacheControl = "public, max-age=1";
+            return TypedResults.Bytes(Encoding.UTF8.GetBytes(master), Playlist);
+        }
+
+        var prefix = LowLatencyPackager.Rendition + "/";
+        if (!file.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var name = file[prefix.Length..];
+        if (name == HlsPackager.LiveFile)
+        {
+            return await PlaylistAsync(packager, http, metrics, ct);
+        }
+
+        if (packager.Media(name) is not { } bytes)
+        {
+            // The preload-hinted part (or the segment being built): held until it is complete.
+            if (!LowLatencyPackager.TryParseMedia(name, out var msn, out var part))
+            {
+                return null;
+            }
+
+            var waited = await packager.WaitForAsync(msn, part, ct);
+            metrics.BlockedRequestsTotal.Add(1, new KeyValuePair<string, object?>("outcome", waited.ToString()));
+            if (waited != LowLatencyPackager.WaitResult.Ready || packager.Media(name) is not { } later)
+            {
+                return null;
+            }
+
+            bytes = later;
+        }
+
+        headers.CacheControl = Immutable;
+        return TypedResults.Bytes(bytes, "video/mp4");
+    }
+
+    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>?> PlaylistAsync(
+        LowLatencyPackager packager, HttpContext http, LiveMetrics metrics, CancellationToken ct)
+    {
+        var query = http.Request.Query;
+        var hasMsn = query.TryGetValue("_HLS_msn", out var msnText);
+        var hasPart = query.TryGetValue("_HLS_part", out var partText);
+        var skip = query.TryGetValue("_HLS_skip", out var skipText) && (skipText == "YES" || skipText == "v2");
+        if (hasPart && !hasMsn)
+        {
+            return BadRequest("_HLS_part needs _HLS_msn.");
+        }
+
+        if (hasMsn)
+        {
+            if (!long.TryParse(msnText, NumberStyles.None, CultureInfo.InvariantCulture, out var msn)
+                || (hasPart && !int.TryParse(partText, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+            {
+                return BadRequest("_HLS_msn and _HLS_part are non-negative integers.");
+            }
+
+            int? part = hasPart ? int.Parse(partText!, CultureInfo.InvariantCulture) : null;
+            var waited = await packager.WaitForAsync(msn, part, ct);
+            metrics.BlockedRequestsTotal.Add(1, new KeyValuePair<string, object?>("outcome", waited.ToString()));
+            switch (waited)
+            {
+                case LowLatencyPackager.WaitResult.TooFarAhead:
+                    return BadRequest("_HLS_msn is too far ahead of the live edge.");
+                case LowLatencyPackager.WaitResult.TimedOut:
+                    return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, "HLS_PART_TIMEOUT", "The requested part did not appear in time");
+            }
+        }
+
+        if (packager.MediaPlaylist(skip) is not { } text)
+        {
+            return null;
+        }
+
+        // A blocking response answers one (msn, part) for good: a CDN may keep it and collapse identical requests.
+        http.Response.Headers.CacheControl = hasMsn ? "public, max-age=6" : "public, max-age=1";
+        return TypedResults.Bytes(Encoding.UTF8.GetBytes(text), Playlist);
+    }
+
+    private static ProblemHttpResult BadRequest(string detail) =>
+        ApiProblem.Create(StatusCodes.Status400BadRequest, "HLS_BAD_REQUEST", "Bad LL-HLS request", detail);
+}

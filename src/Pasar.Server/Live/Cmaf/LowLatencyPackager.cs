@@ -1,0 +1,654 @@
+using System.Globalization;
+using System.Text;
+using Pasar.Rtmp;
+
+namespace Pasar.Server.Live.Cmaf;
+
+/// <summary>
+/// The passthrough rendition of a session with no ladder, packaged in-process from the RTMP frames as LL-HLS over
+/// CMAF: parts of <c>PartSeconds</c>, segments cut at the first key frame after <c>SegmentSeconds</c>, the live window
+/// kept in memory (players are served from here, not from disk), every finished segment also written to the session's
+/// folder for the replay. Waiters (blocking playlist reloads, preload-hinted parts) await one shared signal that is
+/// replaced each time a part is published: a thousand waiting players cost a thousand continuations, no threads.
+/// </summary>
+internal sealed class LowLatencyPackager
+{
+    public const string Rendition = RenditionInfo.SourceName;
+
+    private readonly object _lock = new();
+    private readonly LiveOptions _options;
+    private readonly LiveMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly string _directory;
+    private readonly List<Segment> _segments = [];
+    private readonly Dictionary<int, byte[]> _inits = [];
+    private TaskCompletionSource _changed = NewSignal();
+    private CmafMuxer? _muxer;
+    private int _run;
+    private bool _runStarted;
+    private long _partStart;
+    private long _segmentStart;
+    private bool _partIndependent;
+    private uint _fragmentSequence;
+    private long _totalBytes;
+    private double _totalSeconds;
+    private double _peakBitsPerSecond;
+    private int _maxSegmentSeconds;
+    private bool _ended;
+
+    public LowLatencyPackager(string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time)
+    {
+        _directory = directory;
+        _options = options;
+        _metrics = metrics;
+        _time = time;
+        _maxSegmentSeconds = options.SegmentSeconds;
+        Directory.CreateDirectory(Path.Combine(directory, Rendition));
+    }
+
+    public double PartTarget => _options.PartSeconds;
+
+    public string? VideoCodecs { get; private set; }
+    public string? AudioCodecs { get; private set; }
+    public int Width { get; private set; }
+    public int Height { get; private set; }
+    public double? FrameRate { get; private set; }
+
+    /// <summary>Completed segments (for tests and the replay).</summary>
+    public int SegmentCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _segments.Count(s => s.Complete);
+            }
+        }
+    }
+
+    private int TargetDuration => _maxSegmentSeconds;
+
+    /// <summary>A publisher (re)starts: the next frames open a new run, with its own init segment and a discontinuity.</summary>
+    public void BeginRun(RtmpPublishContext context)
+    {
+        lock (_lock)
+        {
+            CloseOpenSegment();
+            _run++;
+            _runStarted = false;
+            _muxer = null;
+        }
+    }
+
+    /// <summary>The publisher left: the open part and segment are closed with what they hold.</summary>
+    public void EndRun()
+    {
+        lock (_lock)
+        {
+            CloseOpenSegment();
+            _muxer = null;
+            Signal();
+        }
+    }
+
+    public void Write(RtmpPublishContext context, RtmpMediaPacket packet)
+    {
+        lock (_lock)
+        {
+            if (_ended || packet.IsSequenceHeader)
+            {
+                return;
+            }
+
+            if (!_runStarted)
+            {
+                if (packet.Type != RtmpMediaType.Video || !packet.IsKeyframe || context.Video is null || context.VideoSequenceHeader.Length <= 5)
+                {
+                    return; // a player can only start at a key frame
+                }
+
+                StartRun(context);
+            }
+
+            var payload = packet.Payload.Span;
+            if (packet.Type == RtmpMediaType.Audio)
+            {
+                if (payload.Length > 2 && AudioCodecs is not null)
+                {
+                    _muxer!.AddAudio(packet.Timestamp, payload[2..]);
+                }
+
+                return;
+            }
+
+            if (payload.Length <= 5 || (payload[0] & 0x80) != 0)
+            {
+                return; // not AVC NAL units (enhanced RTMP is refused earlier; an end-of-sequence packet)
+            }
+
+            _muxer!.AddVideo(packet.Timestamp, packet.CompositionTimeOffset, packet.IsKeyframe, payload[5..]);
+            Cut(packet.IsKeyframe);
+        }
+    }
+
+    private void StartRun(RtmpPublishContext context)
+    {
+        var video = context.Video!;
+        var audio = context.Audio;
+        var aac = audio is not null && context.AudioSequenceHeader.Length > 2 ? context.AudioSequenceHeader.Span[2..] : default;
+        var init = CmafInitSegment.Build(context.VideoSequenceHeader.Span[5..], video.Width ?? context.Metadata?.Width ?? 0, video.Height ?? context.Metadata?.Height ?? 0, aac, audio);
+        _inits[_run] = init;
+        WriteFile(InitName(_run), init);
+        VideoCodecs = video.Codecs;
+        AudioCodecs = aac.IsEmpty ? null : audio!.Codecs;
+        Width = video.Width ?? context.Metadata?.Width ?? 0;
+        Height = video.Height ?? context.Metadata?.Height ?? 0;
+        FrameRate = video.Sps?.FrameRate ?? context.Metadata?.FrameRate;
+        _muxer = new CmafMuxer(audio?.SampleRate ?? 48000);
+        _runStarted = true;
+    }
+
+    /// <summary>
+    /// Called after each video frame: the frame before it is now complete. Cuts a segment when the new frame is a key
+    /// frame and the segment is long enough, and a part when one more frame would pass the part target.
+    /// </summary>
+    private void Cut(bool keyframe)
+    {
+        var muxer = _muxer!;
+        if (muxer.PendingVideoDecodeTime is not { } next)
+        {
+            return;
+        }
+
+        if (muxer.ReadyVideo.Count == 0)
+        {
+            // The run's first frame: the first part and segment start here.
+            _partStart = _segmentStart = next;
+            _partIndependent = true;
+            OpenSegment();
+            return;
+        }
+
+        var scale = (double)CmafInitSegment.VideoTimescale;
+        var frame = muxer.ReadyVideo[^1].Duration / scale;
+        var segmentElapsed = (next - _segmentStart) / scale;
+        if (keyframe && segmentElapsed >= _options.SegmentSeconds - frame / 2)
+        {
+            ClosePart(next);
+            CloseSegment();
+            _segmentStart = next;
+            OpenSegment();
+            _partIndependent = true;
+            return;
+        }
+
+        var partElapsed = (next - _partStart) / scale;
+        if (partElapsed + frame > _options.PartSeconds - 0.002)
+        {
+            ClosePart(next);
+            _partIndependent = keyframe;
+        }
+    }
+
+    private void OpenSegment()
+    {
+        var msn = _segments.Count == 0 ? 0 : _segments[^1].Msn + 1;
+        var discontinuity = _segments.Count > 0 && _segments[^1].Run != _run;
+        _segments.Add(new Segment(msn, _run, discontinuity, _time.GetUtcNow()));
+    }
+
+    private void ClosePart(long end)
+    {
+        var (video, audio) = _muxer!.Take();
+        if (video.Count == 0 && audio.Count == 0)
+        {
+            return;
+        }
+
+        var segment = _segments[^1];
+        var bytes = CmafFragment.Build(++_fragmentSequence, video, audio);
+        var duration = (end - _partStart) / (double)CmafInitSegment.VideoTimescale;
+        segment.Parts.Add(new Part(bytes, duration, _partIndependent));
+        _partStart = end;
+        if (segment.Parts.Count == 1)
+        {
+            segment.ProgramDateTime = _time.GetUtcNow() - TimeSpan.FromSeconds(duration);
+        }
+
+        // How long after the part's last frame arrived it could be served: near zero when packaging keeps up.
+        _metrics.PartLatency.Record(Math.Max(0, (_time.GetUtcNow() - segment.ProgramDateTime).TotalSeconds - segment.Duration - duration));
+        segment.Duration += duration;
+        Signal();
+    }
+
+    private void CloseSegment()
+    {
+        var segment = _segments[^1];
+        if (segment.Parts.Count == 0)
+        {
+            _segments.RemoveAt(_segments.Count - 1);
+            return;
+        }
+
+        segment.Complete = true;
+        var total = segment.Parts.Sum(p => p.Bytes.Length);
+        _totalBytes += total;
+        _totalSeconds += segment.Duration;
+        if (segment.Duration >= 0.5)
+        {
+            _peakBitsPerSecond = Math.Max(_peakBitsPerSecond, total * 8 / segment.Duration);
+        }
+
+        _maxSegmentSeconds = Math.Max(_maxSegmentSeconds, (int)Math.Ceiling(segment.Duration - 0.001));
+        try
+        {
+            using var file = File.Create(Path.Combine(_directory, Rendition, SegmentName(segment.Msn)));
+            foreach (var part in segment.Parts)
+            {
+                file.Write(part.Bytes);
+            }
+        }
+        catch (IOException ex)
+        {
+            // The live stream goes on from memory; only the replay misses this segment.
+            _metrics.PackagingFailures.Add(1, new KeyValuePair<string, object?>("stage", "write-segment"));
+            segment.Unrecorded = ex.Message;
+        }
+
+        // Keep the live window (plus the skip horizon) in memory; older parts are dropped, the files stay.
+        var keep = Math.Max(_options.LiveWindowSegments, 12);
+        foreach (var old in _segments.Take(Math.Max(0, _segments.Count - keep)))
+        {
+            old.Parts.Clear();
+        }
+    }
+
+    private void CloseOpenSegment()
+    {
+        if (_muxer is not null && _segments.Count > 0 && !_segments[^1].Complete)
+        {
+            _muxer.Flush();
+            var video = _muxer.ReadyVideo;
+            var end = video.Count > 0 ? video[^1].DecodeTime + video[^1].Duration : _partStart;
+            ClosePart(end);
+            CloseSegment();
+        }
+    }
+
+    /// <summary>The session ended: the last segment is closed and the replay (a VOD playlist of the CMAF segments) written.</summary>
+    public void Finish()
+    {
+        lock (_lock)
+        {
+            CloseOpenSegment();
+            _ended = true;
+            Signal();
+            if (_segments.Any(s => s.Complete))
+            {
+                WriteReplay();
+            }
+        }
+    }
+
+    /// <summary>The replay playlists, written in one place (the media playlist, then the master pointing at it).</summary>
+    private void WriteReplay()
+    {
+        var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n");
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-TARGETDURATION:{TargetDuration}\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+        var run = -1;
+        foreach (var segment in _segments.Where(s => s.Complete && s.Unrecorded is null))
+        {
+            if (segment.Run != run)
+            {
+                if (run >= 0)
+                {
+                    text.Append("#EXT-X-DISCONTINUITY\n");
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{InitName(segment.Run)}\"\n");
+                run = segment.Run;
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{segment.ProgramDateTime.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+            text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{segment.Duration:F5},\n{SegmentName(segment.Msn)}\n");
+        }
+
+        text.Append("#EXT-X-ENDLIST\n");
+        HlsPackager.WriteAtomically(Path.Combine(_directory, Rendition, HlsPackager.ReplayFile), text.ToString());
+        HlsPackager.WriteAtomically(Path.Combine(_directory, HlsPackager.ReplayFile), Master(HlsPackager.ReplayFile) ?? "#EXTM3U\n");
+    }
+
+    /// <summary>The master playlist, once the first segment is complete; null before.</summary>
+    public string? Master(string variantFile = HlsPackager.LiveFile)
+    {
+        lock (_lock)
+        {
+            if (VideoCodecs is null || !_segments.Any(s => s.Complete))
+            {
+                return null;
+            }
+
+            var average = _totalSeconds <= 0 ? 0 : _totalBytes * 8 / _totalSeconds;
+            var codecs = string.Join(",", new[] { VideoCodecs, AudioCodecs }.Where(c => c is not null));
+            var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={(long)Math.Round(Math.Max(average, _peakBitsPerSecond))},AVERAGE-BANDWIDTH={(long)Math.Round(average)},CODECS=\"{codecs}\"");
+            if (Width > 0 && Height > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $",RESOLUTION={Width}x{Height}");
+            }
+
+            if (FrameRate is { } fps)
+            {
+                text.Append(CultureInfo.InvariantCulture, $",FRAME-RATE={fps:F3}");
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $",NAME=\"{Rendition}\"\n{Rendition}/{variantFile}\n");
+            return text.ToString();
+        }
+    }
+
+    /// <summary>Whether part <paramref name="part"/> of segment <paramref name="msn"/> exists (or the segment is complete).</summary>
+    private bool Has(long msn, int part)
+    {
+        var segment = _segments.Find(s => s.Msn == msn);
+        return segment is not null && (segment.Complete || segment.Parts.Count > part);
+    }
+
+    /// <summary>Next (msn, part) to be published: where the preload hint points and how far ahead a request may ask.</summary>
+    private (long Msn, int Part) Next()
+    {
+        if (_segments.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        var last = _segments[^1];
+        return last.Complete ? (last.Msn + 1, 0) : (last.Msn, last.Parts.Count);
+    }
+
+    public enum WaitResult
+    {
+        Ready,
+        TooFarAhead,
+        TimedOut,
+    }
+
+    /// <summary>
+    /// Waits until part <paramref name="part"/> of media sequence <paramref name="msn"/> exists (a whole segment when
+    /// <paramref name="part"/> is null), at most about three target durations. Far future requests fail at once.
+    /// </summary>
+    public async Task<WaitResult> WaitForAsync(long msn, int? part, CancellationToken ct)
+    {
+        var deadline = _time.GetUtcNow() + TimeSpan.FromSeconds(3 * TargetDuration);
+        while (true)
+        {
+            Task signal;
+            lock (_lock)
+            {
+                var (nextMsn, _) = Next();
+                if (msn > nextMsn + 2)
+                {
+                    return WaitResult.TooFarAhead;
+                }
+
+                if (part is { } p ? Has(msn, p) : _segments.Exists(s => s.Msn == msn && s.Complete))
+                {
+                    return WaitResult.Ready;
+                }
+
+                if (_ended)
+                {
+                    return WaitResult.TimedOut;
+                }
+
+                signal = _changed.Task;
+            }
+
+            var left = deadline - _time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                return WaitResult.TimedOut;
+            }
+
+            _metrics.BlockedRequests.Add(1);
+            try
+            {
+                await signal.WaitAsync(left, _time, ct);
+            }
+            catch (TimeoutException)
+            {
+                return WaitResult.TimedOut;
+            }
+            finally
+            {
+                _metrics.BlockedRequests.Add(-1);
+            }
+        }
+    }
+
+    /// <summary>The live media playlist; with <paramref name="skip"/>, a delta update leaving out old segments.</summary>
+    public string? MediaPlaylist(bool skip)
+    {
+        lock (_lock)
+        {
+            if (!_segments.Any(s => s.Complete))
+            {
+                return null;
+            }
+
+            var target = TargetDuration;
+            var skipUntil = 6.0 * target;
+            var complete = _segments.Where(s => s.Complete).ToList();
+            var window = complete.Skip(Math.Max(0, complete.Count - _options.LiveWindowSegments)).ToList();
+            if (_segments[^1] is { Complete: false } open)
+            {
+                window.Add(open);
+            }
+
+            var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:9\n");
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-TARGETDURATION:{target}\n");
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skipUntil:0.0##},PART-HOLD-BACK={Math.Ceiling(3000 * PartTarget) / 1000:0.0##}\n");
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={PartTarget:0.0##}\n");
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{window[0].Msn}\n");
+            var discontinuities = _segments.TakeWhile(s => s != window[0]).Count(s => s.Discontinuity) + (window[0].Discontinuity ? 1 : 0);
+            if (discontinuities > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n");
+            }
+
+            // Segments older than CAN-SKIP-UNTIL from the live edge may be skipped in a delta update.
+            var skipped = 0;
+            if (skip)
+            {
+                var fromEnd = 0.0;
+                for (var i = window.Count - 1; i >= 0; i--)
+                {
+                    fromEnd += window[i].Duration;
+                    if (fromEnd > skipUntil)
+                    {
+                        skipped = i + 1;
+                        break;
+                    }
+                }
+
+                // The skipped range must not hide a change of init segment or a discontinuity.
+                while (skipped > 0 && window.Skip(1).Take(skipped).Any(s => s.Run != window[0].Run))
+                {
+                    skipped--;
+                }
+            }
+
+            if (skipped > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
+            }
+
+            var lastRun = -1;
+            // Parts are listed only for segments wholly within three target durations of the playlist's end (RFC 8216bis
+            // 4.4.4.9: older EXT-X-PART tags must be removed).
+            var partsFrom = window.Count;
+            for (var fromEnd = 0.0; partsFrom > 0 && fromEnd + window[partsFrom - 1].Duration <= 3 * target + 0.001;)
+            {
+                fromEnd += window[--partsFrom].Duration;
+            }
+
+            for (var i = skipped; i < window.Count; i++)
+            {
+                var segment = window[i];
+                if (segment.Run != lastRun)
+                {
+                    if (lastRun >= 0 || (i > 0 && segment.Discontinuity))
+                    {
+                        text.Append("#EXT-X-DISCONTINUITY\n");
+                    }
+
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{InitName(segment.Run)}\"\n");
+                    lastRun = segment.Run;
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{segment.ProgramDateTime.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+                if (i >= partsFrom)
+                {
+                    for (var p = 0; p < segment.Parts.Count; p++)
+                    {
+                        var part = segment.Parts[p];
+                        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.Duration:F5},URI=\"{PartName(segment.Msn, p)}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
+                    }
+                }
+
+                if (segment.Complete)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{segment.Duration:F5},\n{SegmentName(segment.Msn)}\n");
+                }
+            }
+
+            if (_ended)
+            {
+                text.Append("#EXT-X-ENDLIST\n");
+            }
+            else
+            {
+                var (nextMsn, nextPart) = Next();
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{PartName(nextMsn, nextPart)}\"\n");
+            }
+
+            return text.ToString();
+        }
+    }
+
+    /// <summary>A part, a whole segment (its parts joined) or an init segment from memory; null when not held.</summary>
+    public byte[]? Media(string file)
+    {
+        lock (_lock)
+        {
+            if (TryParseInit(file, out var run))
+            {
+                return _inits.GetValueOrDefault(run);
+            }
+
+            if (!TryParseMedia(file, out var msn, out var part))
+            {
+                return null;
+            }
+
+            var segment = _segments.Find(s => s.Msn == msn);
+            if (segment is null)
+            {
+                return null;
+            }
+
+            if (part is { } p)
+            {
+                return p < segment.Parts.Count ? segment.Parts[p].Bytes : null;
+            }
+
+            if (!segment.Complete || segment.Parts.Count == 0)
+            {
+                return null;
+            }
+
+            var joined = new byte[segment.Parts.Sum(x => x.Bytes.Length)];
+            var offset = 0;
+            foreach (var x in segment.Parts)
+            {
+                x.Bytes.CopyTo(joined, offset);
+                offset += x.Bytes.Length;
+            }
+
+            return joined;
+        }
+    }
+
+    internal static string InitName(int run) => $"init{run:D3}.mp4";
+
+    internal static string SegmentName(long msn) => $"c{msn:D6}.m4s";
+
+    internal static string PartName(long msn, int part) => $"c{msn:D6}.{part}.m4s";
+
+    internal static bool TryParseInit(string file, out int run)
+    {
+        run = 0;
+        return file.Length == 11 && file.StartsWith("init", StringComparison.Ordinal) && file.EndsWith(".mp4", StringComparison.Ordinal)
+            && int.TryParse(file.AsSpan(4, 3), NumberStyles.None, CultureInfo.InvariantCulture, out run);
+    }
+
+    /// <summary>c000012.m4s (a segment) or c000012.3.m4s (its part 3).</summary>
+    internal static bool TryParseMedia(string file, out long msn, out int? part)
+    {
+        msn = 0;
+        part = null;
+        if (file.Length < 11 || file[0] != 'c' || !file.EndsWith(".m4s", StringComparison.Ordinal)
+            || !long.TryParse(file.AsSpan(1, 6), NumberStyles.None, CultureInfo.InvariantCulture, out msn))
+        {
+            return false;
+        }
+
+        if (file.Length == 11)
+        {
+            return true;
+        }
+
+        if (file[7] != '.' || !int.TryParse(file.AsSpan(8, file.Length - 12), NumberStyles.None, CultureInfo.InvariantCulture, out var p))
+        {
+            return false;
+        }
+
+        part = p;
+        return true;
+    }
+
+    private void WriteFile(string name, byte[] bytes)
+    {
+        try
+        {
+            File.WriteAllBytes(Path.Combine(_directory, Rendition, name), bytes);
+        }
+        catch (IOException)
+        {
+            _metrics.PackagingFailures.Add(1, new KeyValuePair<string, object?>("stage", "write-init"));
+        }
+    }
+
+    private void Signal()
+    {
+        var previous = _changed;
+        _changed = NewSignal();
+        previous.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed record Part(byte[] Bytes, double Duration, bool Independent);
+
+    private sealed class Segment(long msn, int run, bool discontinuity, DateTimeOffset programDateTime)
+    {
+        public long Msn { get; } = msn;
+        public int Run { get; } = run;
+        public bool Discontinuity { get; } = discontinuity;
+        public DateTimeOffset ProgramDateTime { get; set; } = programDateTime;
+        public List<Part> Parts { get; } = [];
+        public double Duration { get; set; }
+        public bool Complete { get; set; }
+        public string? Unrecorded { get; set; }
+    }
+}
