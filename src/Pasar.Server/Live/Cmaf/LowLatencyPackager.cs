@@ -492,6 +492,9 @@ internal sealed class LowLatencyPackager
                 fromEnd += window[--partsFrom].Duration;
             }
 
+            // and never for more than the last three entries (short segments at a restart would otherwise add more).
+            partsFrom = Math.Max(partsFrom, window.Count - 3);
+
             for (var i = skipped; i < window.Count; i++)
             {
                 var segment = window[i];

@@ -172,6 +172,42 @@ public sealed class LowLatencyHlsTests
         Assert.Single(complete, p => p.GetProperty("independent").GetBoolean());
     }
 
+    [Fact]
+    public async Task A_publisher_restart_mid_show_continues_after_a_discontinuity_with_a_new_init_segment()
+    {
+        Ffmpeg.Require("ffmpeg");
+        await using var app = await LiveApp.StartAsync(Backend.Embedded, s =>
+        {
+            s["Pasar:Live:Ladder"] = "";
+            s["Pasar:Live:LowLatencyPassthrough"] = "true";
+        });
+        using var seller = await app.ClientAsAsync("seller-llrestart", "seller");
+        var (id, key) = await seller.CreateSessionAsync();
+        await using (var first = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 30))
+        {
+            await PasarApp.EventuallyAsync(() => Task.FromResult(app.Ingest().LowLatency(id)?.SegmentCount >= 2), TimeSpan.FromSeconds(20), "two segments");
+            first.Kill();
+        }
+
+        var before = app.Ingest().LowLatency(id)!.SegmentCount;
+        await using (var second = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 30))
+        {
+            await PasarApp.EventuallyAsync(() => Task.FromResult(app.Ingest().LowLatency(id)!.SegmentCount >= before + 2), TimeSpan.FromSeconds(20), "segments after the restart");
+            var live = await app.Client.GetStringAsync($"/hls/{id}/source/index.m3u8", Ct);
+            Assert.Contains("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init002.mp4\"", live, StringComparison.Ordinal);
+            await CheckAsync(live);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync($"/api/live/sessions/{id}/end", null, Ct)).StatusCode);
+        await PasarApp.EventuallyAsync(async () => (await app.Client.GetAsync($"/hls/{id}/source/replay.m3u8", Ct)).StatusCode == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(20), "the replay");
+        var replay = await app.Client.GetStringAsync($"/hls/{id}/source/replay.m3u8", Ct);
+        Assert.Contains("#EXT-X-DISCONTINUITY", replay, StringComparison.Ordinal);
+        var (exit, output) = await Ffmpeg.RunAsync("ffmpeg",
+            ["-v", "error", "-i", new Uri(app.BaseAddress, $"/hls/{id}/replay.m3u8").ToString(), "-f", "null", "-"], TimeSpan.FromSeconds(60));
+        Assert.True(exit == 0, output);
+    }
+
     /// <summary>Presentation times (seconds) of the decoded video frames of a file or URL, in output order.</summary>
     private static async Task<List<double>> VideoFramePtsAsync(string input)
     {
