@@ -1,6 +1,6 @@
 namespace Pasar.Server.Catalog;
 
-public static class CatalogModule
+internal static class CatalogModule
 {
     public static IHostApplicationBuilder AddCatalog(this IHostApplicationBuilder builder)
     {

@@ -5,7 +5,7 @@ using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.Catalog;
 
-public sealed record Product(
+internal sealed record Product(
     string Id,
     string SellerId,
     string Title,
@@ -21,7 +21,7 @@ public sealed record Product(
 /// The catalog's SQL. Other modules use it through <see cref="ICatalogStock"/> inside their own transaction
 /// (an order takes stock in the same commit as the order row).
 /// </summary>
-public sealed class ProductStore : ICatalogStock
+internal sealed class ProductStore : ICatalogStock
 {
     internal const string Columns =
         "id AS Id, seller_id AS SellerId, title AS Title, description AS Description, price_minor AS PriceMinor, currency AS Currency, stock AS Stock, image_url AS ImageUrl, sold AS Sold, created_at AS CreatedAt";
@@ -95,7 +95,7 @@ public sealed class ProductStore : ICatalogStock
 }
 
 /// <summary>What other modules may do with catalog stock, inside their own transaction.</summary>
-public interface ICatalogStock
+internal interface ICatalogStock
 {
     Task<Product?> FindAsync(DbConnection c, DbTransaction? tx, string id, CancellationToken ct);
 

@@ -10,9 +10,9 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Catalog;
 
-public sealed record CreateProductRequest(string? Title, string? Description, long? PriceMinor, string? Currency, int? Stock, string? ImageUrl);
+internal sealed record CreateProductRequest(string? Title, string? Description, long? PriceMinor, string? Currency, int? Stock, string? ImageUrl);
 
-public sealed record UpdateProductRequest(string? Title, string? Description, long? PriceMinor, int? Stock, string? ImageUrl);
+internal sealed record UpdateProductRequest(string? Title, string? Description, long? PriceMinor, int? Stock, string? ImageUrl);
 
 internal static class ProductsApi
 {

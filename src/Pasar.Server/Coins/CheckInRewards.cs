@@ -1,7 +1,7 @@
 namespace Pasar.Server.Coins;
 
 /// <summary>The 30-day check-in cycle: day 1: 10, 2: 20, 3: 30, 7: 100, 14: 250, 30: 1000 (bonus days), any other day n: n × 10.</summary>
-public static class CheckInRewards
+internal static class CheckInRewards
 {
     public const int CycleLength = 30;
 

@@ -6,7 +6,7 @@ using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.Coins;
 
-public static class CoinSources
+internal static class CoinSources
 {
     public const string CheckIn = "CHECKIN";
     public const string Shake = "SHAKE";
@@ -24,9 +24,9 @@ public static class CoinSources
     public const string GiveawayReturn = "GIVEAWAY_RETURN";
 }
 
-public sealed record CoinEntry(string Id, string UserId, long Amount, string Source, string Reference, DateTimeOffset CreatedAt, long BalanceAfter);
+internal sealed record CoinEntry(string Id, string UserId, long Amount, string Source, string Reference, DateTimeOffset CreatedAt, long BalanceAfter);
 
-public enum CoinApplyStatus
+internal enum CoinApplyStatus
 {
     Applied,
 
@@ -38,13 +38,13 @@ public enum CoinApplyStatus
 }
 
 /// <summary>Coins were added to a user's balance (drives the COINS_EARNED notification).</summary>
-public sealed record CoinsAwarded(string UserId, long Amount, string Source, string Reference, long BalanceAfter, DateTimeOffset At) : IIntegrationEvent;
+internal sealed record CoinsAwarded(string UserId, long Amount, string Source, string Reference, long BalanceAfter, DateTimeOffset At) : IIntegrationEvent;
 
 /// <summary>
 /// The coin wallet. Every change is a ledger row plus a conditional balance update in the caller's
 /// transaction, so the balance always equals the sum of its ledger and never goes below zero.
 /// </summary>
-public sealed class CoinLedger(Outbox outbox, TimeProvider time, IOptions<CoinOptions> options) : ICoinRedemption
+internal sealed class CoinLedger(Outbox outbox, TimeProvider time, IOptions<CoinOptions> options) : ICoinRedemption
 {
     public int MaxRedeemPercent => options.Value.MaxRedeemPercent;
 

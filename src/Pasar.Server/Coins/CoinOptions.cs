@@ -1,7 +1,7 @@
 namespace Pasar.Server.Coins;
 
 /// <summary>The coin wallet's settings (<c>Pasar:Coins</c>).</summary>
-public sealed class CoinOptions
+internal sealed class CoinOptions
 {
     public int MaxRedeemPercent { get; set; } = 25;
 }

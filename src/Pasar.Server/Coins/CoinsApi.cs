@@ -9,15 +9,15 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Coins;
 
-public sealed record CoinBalance(long Balance);
+internal sealed record CoinBalance(long Balance);
 
-public sealed record CheckInResult(int StreakDay, int CycleDay, long Coins, bool Bonus, string Date);
+internal sealed record CheckInResult(int StreakDay, int CycleDay, long Coins, bool Bonus, string Date);
 
-public sealed record CheckInDay(string Date, long Coins);
+internal sealed record CheckInDay(string Date, long Coins);
 
-public sealed record CheckInStatus(int StreakDay, bool CheckedInToday, long NextReward, bool NextRewardIsBonus, IReadOnlyList<CheckInDay> Recent);
+internal sealed record CheckInStatus(int StreakDay, bool CheckedInToday, long NextReward, bool NextRewardIsBonus, IReadOnlyList<CheckInDay> Recent);
 
-public sealed record AdjustmentRequest(string? UserId, long? Amount, string? Reason);
+internal sealed record AdjustmentRequest(string? UserId, long? Amount, string? Reason);
 
 internal static class CoinsApi
 {

@@ -1,6 +1,6 @@
 namespace Pasar.Server.Coins;
 
-public static class CoinsModule
+internal static class CoinsModule
 {
     public static IHostApplicationBuilder AddCoins(this IHostApplicationBuilder builder)
     {

@@ -3,7 +3,7 @@ using System.Data.Common;
 namespace Pasar.Server.Coins;
 
 /// <summary>What an order needs of the coin wallet: the cap, and a spend in the order's own transaction.</summary>
-public interface ICoinRedemption
+internal interface ICoinRedemption
 {
     /// <summary>The most of an order's subtotal, in percent, that coins may pay (<c>Pasar:Coins:MaxRedeemPercent</c>).</summary>
     int MaxRedeemPercent { get; }

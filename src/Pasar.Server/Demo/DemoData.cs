@@ -13,7 +13,7 @@ namespace Pasar.Server.Demo;
 /// empty and the web app's demo sign-in has people to pick.
 /// Runs as a Platform <see cref="IStartupTask"/> after the migrations.
 /// </summary>
-public sealed class DemoData(Database db, Outbox outbox, TimeProvider time, IOptions<PasarOptions> options, ILogger<DemoData> logger) : IStartupTask
+internal sealed class DemoData(Database db, Outbox outbox, TimeProvider time, IOptions<PasarOptions> options, ILogger<DemoData> logger) : IStartupTask
 {
     public static readonly ImmutableArray<UserRecord> Users =
     [

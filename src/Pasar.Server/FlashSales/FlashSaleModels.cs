@@ -6,25 +6,25 @@ public sealed record FlashSale(
     string Id, string SessionId, string ProductId, long SalePriceMinor, string Currency, int Quantity, int Remaining, int PerUserLimit,
     DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status);
 
-public sealed record StartFlashSaleRequest(string? ProductId, long? SalePriceMinor, int? Quantity, int? DurationSeconds, int? PerUserLimit);
+internal sealed record StartFlashSaleRequest(string? ProductId, long? SalePriceMinor, int? Quantity, int? DurationSeconds, int? PerUserLimit);
 
-public sealed record FlashPurchaseRequest(int? Quantity);
+internal sealed record FlashPurchaseRequest(int? Quantity);
 
 public sealed record FlashSaleUpdated(string Id, string SessionId, int Remaining);
 
 public sealed record FlashSaleEnded(string Id, string SessionId, string Reason, int Sold, int Returned);
 
-public static class FlashSaleStatus
+internal static class FlashSaleStatus
 {
     public const string Active = "active";
     public const string Ended = "ended";
 }
 
 /// <summary>A flash sale started in a live room (feeds the FLASH_SALE_STARTED activity and the room push).</summary>
-public sealed record FlashSaleStarted(string FlashSaleId, string SessionId, string SellerId, string ProductId, DateTimeOffset At) : IIntegrationEvent;
+internal sealed record FlashSaleStarted(string FlashSaleId, string SessionId, string SellerId, string ProductId, DateTimeOffset At) : IIntegrationEvent;
 
 /// <summary>A flash sale ended; its unsold units went back to the product.</summary>
-public sealed record FlashSaleClosed(string FlashSaleId, string SessionId, string ProductId, string Reason, int Sold, int Returned, DateTimeOffset At) : IIntegrationEvent;
+internal sealed record FlashSaleClosed(string FlashSaleId, string SessionId, string ProductId, string Reason, int Sold, int Returned, DateTimeOffset At) : IIntegrationEvent;
 
 internal sealed class FlashSaleRow
 {
@@ -48,7 +48,7 @@ internal sealed class FlashSaleRow
         DateTimeOffset.FromUnixTimeMilliseconds(StartsAt), DateTimeOffset.FromUnixTimeMilliseconds(EndsAt), Status);
 }
 
-public enum FlashSaleGateKind
+internal enum FlashSaleGateKind
 {
     /// <summary>The Lua gate in Redis/Garnet answers the burst; only winners reach SQL.</summary>
     Redis,
@@ -57,7 +57,7 @@ public enum FlashSaleGateKind
     SqlOnly,
 }
 
-public sealed class FlashSaleOptions
+internal sealed class FlashSaleOptions
 {
     public FlashSaleGateKind Gate { get; set; } = FlashSaleGateKind.Redis;
 }

@@ -2,7 +2,7 @@ using Pasar.Server.LiveRoom;
 
 namespace Pasar.Server.FlashSales;
 
-public static class FlashSalesModule
+internal static class FlashSalesModule
 {
     public static IHostApplicationBuilder AddFlashSales(this IHostApplicationBuilder builder)
     {

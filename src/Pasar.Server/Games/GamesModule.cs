@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Pasar.Server.Games;
 
-public static class GamesModule
+internal static class GamesModule
 {
     public static IHostApplicationBuilder AddGames(this IHostApplicationBuilder builder)
     {

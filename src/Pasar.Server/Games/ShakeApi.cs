@@ -10,11 +10,11 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Games;
 
-public sealed record ShakeRequest(int? ShakePower);
+internal sealed record ShakeRequest(int? ShakePower);
 
-public sealed record ShakeResult(long CoinsWon, int RemainingPlays, bool Jackpot);
+internal sealed record ShakeResult(long CoinsWon, int RemainingPlays, bool Jackpot);
 
-public sealed class ShakeOptions
+internal sealed class ShakeOptions
 {
     public long DailyBudget { get; set; } = 1_000_000;
     public int PlaysPerDay { get; set; } = 3;

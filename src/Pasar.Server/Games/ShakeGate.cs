@@ -8,7 +8,7 @@ namespace Pasar.Server.Games;
 /// the game's coins paid today, and takes a play and the (possibly budget-trimmed) prize together. When
 /// the keys are missing (first play of the day, or hot state lost) it asks to be seeded from SQL.
 /// </summary>
-public sealed class ShakeGate(HotStore store)
+internal sealed class ShakeGate(HotStore store)
 {
     private const string TakeScript = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return {-2, 0} end

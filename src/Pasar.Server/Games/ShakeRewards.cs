@@ -3,18 +3,18 @@ using System.Security.Cryptography;
 namespace Pasar.Server.Games;
 
 /// <summary>The random source of Shake-Shake. Cryptographically secure by default; tests may replace it.</summary>
-public interface IShakeRandom
+internal interface IShakeRandom
 {
     /// <summary>A uniform integer in [0, <paramref name="maxExclusive"/>).</summary>
     int Next(int maxExclusive);
 }
 
-public sealed class CryptoShakeRandom : IShakeRandom
+internal sealed class CryptoShakeRandom : IShakeRandom
 {
     public int Next(int maxExclusive) => RandomNumberGenerator.GetInt32(maxExclusive);
 }
 
-public enum ShakeBand
+internal enum ShakeBand
 {
     Small,
     Medium,
@@ -22,7 +22,7 @@ public enum ShakeBand
     Jackpot,
 }
 
-public readonly record struct ShakeDraw(ShakeBand Band, long Coins)
+internal readonly record struct ShakeDraw(ShakeBand Band, long Coins)
 {
     public bool Jackpot => Band == ShakeBand.Jackpot;
 }
@@ -31,7 +31,7 @@ public readonly record struct ShakeDraw(ShakeBand Band, long Coins)
 /// The reward table: 1 %: jackpot 500; 4 %: 51–100; 25 %: 11–50; 70 %: 1–10. Inside a band the shake power
 /// (0–100) places the amount: <c>min + round((max − min) × power / 100)</c>.
 /// </summary>
-public static class ShakeRewards
+internal static class ShakeRewards
 {
     public const long JackpotCoins = 500;
 

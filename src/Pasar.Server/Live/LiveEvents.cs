@@ -6,7 +6,7 @@ namespace Pasar.Server.Live;
 /// A live session received its first media: the seller is on air. Recorded in the same transaction as the
 /// status change (the Social module turns it into a LIVE_STARTED activity and follower notifications).
 /// </summary>
-public sealed record LiveStarted(string SessionId, string SellerId, string Title, DateTimeOffset At) : IIntegrationEvent;
+internal sealed record LiveStarted(string SessionId, string SellerId, string Title, DateTimeOffset At) : IIntegrationEvent;
 
 /// <summary>A live session ended (owner, or the publisher stayed away longer than the reconnect grace).</summary>
-public sealed record LiveEnded(string SessionId, string SellerId, string Reason, DateTimeOffset At) : IIntegrationEvent;
+internal sealed record LiveEnded(string SessionId, string SellerId, string Reason, DateTimeOffset At) : IIntegrationEvent;

@@ -10,7 +10,7 @@ using Pasar.Server.Platform.Operations;
 namespace Pasar.Server.Live;
 
 /// <summary>The RTMP listener's port, known once Kestrel has bound it (<c>Pasar:Rtmp:Port=0</c> picks a free one).</summary>
-public sealed class RtmpEndpoint : INonHttpListener
+internal sealed class RtmpEndpoint : INonHttpListener
 {
     private ListenOptions? _listen;
 

@@ -8,7 +8,7 @@ using Pasar.Server.Platform.Http;
 namespace Pasar.Server.Live;
 
 /// <summary>Live sessions, RTMP ingest on <c>Pasar:Rtmp:Port</c>, ffmpeg transcoding to HLS, playback and replay.</summary>
-public static class LiveModule
+internal static class LiveModule
 {
     public static IHostApplicationBuilder AddLive(this IHostApplicationBuilder builder)
     {

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Pasar.Server.Live;
 
 /// <summary>The <c>Pasar:Live</c> section: sessions, transcoding and HLS.</summary>
-public sealed class LiveOptions
+internal sealed class LiveOptions
 {
     public const string Section = "Pasar:Live";
 
@@ -51,7 +51,7 @@ public sealed class LiveOptions
 }
 
 /// <summary>The <c>Pasar:Rtmp</c> section.</summary>
-public sealed class RtmpListenOptions
+internal sealed class RtmpListenOptions
 {
     public const string Section = "Pasar:Rtmp";
 
@@ -65,7 +65,7 @@ public sealed class RtmpListenOptions
 }
 
 /// <summary>One rendition of the ladder: a height, a frame rate and the bitrate it is encoded at.</summary>
-public sealed record LadderRung(string Name, int Height, int FrameRate, int VideoKbps)
+internal sealed record LadderRung(string Name, int Height, int FrameRate, int VideoKbps)
 {
     public static readonly IReadOnlyList<LadderRung> Known =
     [

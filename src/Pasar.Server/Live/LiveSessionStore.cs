@@ -10,7 +10,7 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Live;
 
-public static class LiveStatus
+internal static class LiveStatus
 {
     public const string Created = "created";
     public const string Live = "live";

@@ -6,11 +6,11 @@ using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.Live;
 
-public sealed record CreateLiveSessionRequest(string? Title);
+internal sealed record CreateLiveSessionRequest(string? Title);
 
-public sealed record CreatedLiveSession(string Id, string Status, string RtmpUrl, string StreamKey, string PlaybackUrl);
+internal sealed record CreatedLiveSession(string Id, string Status, string RtmpUrl, string StreamKey, string PlaybackUrl);
 
-public sealed record StreamKeyResponse(string StreamKey);
+internal sealed record StreamKeyResponse(string StreamKey);
 
 public sealed record LiveViewers(long Current, long Peak);
 
@@ -34,7 +34,7 @@ public sealed record LiveSession(
 /// What the live room adds to a session (viewers, pinned products, the active flash sale). LiveRoom implements
 /// it, so Live does not depend on LiveRoom (LiveRoom builds on Live's sessions and events).
 /// </summary>
-public interface ILiveRoomView
+internal interface ILiveRoomView
 {
     Task<LiveSession> EnrichAsync(LiveSession session, CancellationToken ct);
 }

@@ -6,11 +6,11 @@ public sealed record ChatDeleted(string SessionId, string MessageId);
 
 public sealed record ChatSettings(int SlowModeSeconds, IReadOnlyList<string> BlockedWords);
 
-public sealed record ChatSettingsRequest(int? SlowModeSeconds, IReadOnlyList<string>? BlockedWords);
+internal sealed record ChatSettingsRequest(int? SlowModeSeconds, IReadOnlyList<string>? BlockedWords);
 
-public sealed record MuteRequest(string? UserId, int? DurationSeconds);
+internal sealed record MuteRequest(string? UserId, int? DurationSeconds);
 
-public sealed record Mute(string SessionId, string UserId, DateTimeOffset Until);
+internal sealed record Mute(string SessionId, string UserId, DateTimeOffset Until);
 
 public sealed record ViewersUpdated(string SessionId, long Current, long Peak);
 
@@ -18,7 +18,7 @@ public sealed record PinnedProduct(string ProductId, string Title, long PriceMin
 
 public sealed record PinsUpdated(string SessionId, IReadOnlyList<PinnedProduct> Pinned);
 
-public sealed record PinRequest(string? ProductId);
+internal sealed record PinRequest(string? ProductId);
 
 public sealed record SessionStatusChanged(string SessionId, string Status);
 
@@ -28,7 +28,7 @@ public sealed record RoomSnapshot(
 
 public sealed record LiveViewersSnapshot(long Current, long Peak);
 
-public static class ChatErrors
+internal static class ChatErrors
 {
     public const string RateLimited = "RATE_LIMITED";
     public const string Muted = "MUTED";

@@ -8,7 +8,7 @@ using Pasar.Server.Platform.Events;
 namespace Pasar.Server.LiveRoom;
 
 /// <summary>The live room: the SignalR hub, chat and moderation, pins, presence and live analytics.</summary>
-public static class LiveRoomModule
+internal static class LiveRoomModule
 {
     public static IHostApplicationBuilder AddLiveRoom(this IHostApplicationBuilder builder)
     {

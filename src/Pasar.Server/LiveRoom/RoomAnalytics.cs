@@ -11,9 +11,9 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.LiveRoom;
 
-public sealed record ViewerSample(DateTimeOffset At, long Viewers);
+internal sealed record ViewerSample(DateTimeOffset At, long Viewers);
 
-public sealed record LiveStats(
+internal sealed record LiveStats(
     long UniqueViewers, long TotalViews, long PeakViewers, long CurrentViewers, double AvgWatchSeconds,
     long ChatMessages, long Purchases, long GmvMinor, double ConversionRate, IReadOnlyList<ViewerSample> Timeline);
 

@@ -8,7 +8,7 @@ using StackExchange.Redis;
 
 namespace Pasar.Server.LiveRoom;
 
-public enum RoomTarget
+internal enum RoomTarget
 {
     Session,
     Product,

@@ -5,9 +5,9 @@ using Pasar.Server.Platform.Storage;
 namespace Pasar.Server.LiveRoom;
 
 /// <summary>A viewing: start, heartbeat or end of one viewer's visit to a room.</summary>
-public sealed record ViewEvent(string ViewId, string SessionId, string ViewerId, string? UserId, ViewEventKind Kind, long At);
+internal sealed record ViewEvent(string ViewId, string SessionId, string ViewerId, string? UserId, ViewEventKind Kind, long At);
 
-public enum ViewEventKind
+internal enum ViewEventKind
 {
     Start,
     Heartbeat,

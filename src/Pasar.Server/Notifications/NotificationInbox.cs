@@ -5,7 +5,7 @@ using Pasar.Server.Platform;
 
 namespace Pasar.Server.Notifications;
 
-public static class NotificationTypes
+internal static class NotificationTypes
 {
     public const string CoinsEarned = "COINS_EARNED";
     public const string NewFollower = "NEW_FOLLOWER";
@@ -18,7 +18,7 @@ public sealed record Notification(string Id, string Type, string Title, string B
 /// The one notification store: every module that tells a user something writes here, inside its own
 /// transaction (usually an outbox handler's, so each notification is written exactly once).
 /// </summary>
-public sealed class NotificationInbox(TimeProvider time, IServiceProvider services)
+internal sealed class NotificationInbox(TimeProvider time, IServiceProvider services)
 {
     /// <summary>Adds a notification in a handler's transaction and pushes it live once that commits.</summary>
     public async Task<Notification> AddAsync(Platform.Events.EventContext context, string userId, string type, string title, string body, object data, CancellationToken ct)
@@ -100,7 +100,7 @@ public sealed class NotificationInbox(TimeProvider time, IServiceProvider servic
 }
 
 /// <summary>Delivers a stored notification to the users' open pages (the live-room hub implements it).</summary>
-public interface INotificationPush
+internal interface INotificationPush
 {
     Task PushAsync(IReadOnlyList<string> userIds, Notification notification);
 }

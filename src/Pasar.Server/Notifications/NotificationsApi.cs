@@ -8,7 +8,7 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Notifications;
 
-public sealed record NotificationPage(IReadOnlyList<Notification> Items, string? NextCursor, long Unread);
+internal sealed record NotificationPage(IReadOnlyList<Notification> Items, string? NextCursor, long Unread);
 
 internal static class NotificationsApi
 {

@@ -3,7 +3,7 @@ using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.Notifications;
 
-public static class NotificationsModule
+internal static class NotificationsModule
 {
     public static IHostApplicationBuilder AddNotifications(this IHostApplicationBuilder builder)
     {

@@ -2,7 +2,7 @@ using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.Orders;
 
-public sealed record Order(
+internal sealed record Order(
     string Id,
     string BuyerId,
     string ProductId,
@@ -17,10 +17,10 @@ public sealed record Order(
     string? Ref,
     DateTimeOffset CreatedAt);
 
-public sealed record PlaceOrderRequest(string? ProductId, int? Quantity, long? CoinsToRedeem, string? Ref);
+internal sealed record PlaceOrderRequest(string? ProductId, int? Quantity, long? CoinsToRedeem, string? Ref);
 
 /// <summary>An order was placed. Feeds social proof, low-stock signals, live analytics and referral rewards.</summary>
-public sealed record PurchaseCompleted(
+internal sealed record PurchaseCompleted(
     string OrderId,
     string BuyerId,
     string SellerId,
@@ -35,7 +35,7 @@ public sealed record PurchaseCompleted(
     DateTimeOffset At) : IIntegrationEvent;
 
 /// <summary>Order rules. The coin cap is the Coins module's (<see cref="Coins.ICoinRedemption.MaxRedeemPercent"/>).</summary>
-public sealed class OrderRules
+internal sealed class OrderRules
 {
     public int MaxQuantity { get; set; } = 999;
 }

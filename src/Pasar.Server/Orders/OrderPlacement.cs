@@ -9,17 +9,17 @@ using Pasar.Server.Platform.Storage;
 namespace Pasar.Server.Orders;
 
 /// <summary>What to place: a catalog order, or (with a sale price and id) a flash-sale order.</summary>
-public sealed record OrderDraft(string BuyerId, string ProductId, int Quantity, long CoinsToRedeem, string? Ref, string? FlashSaleId = null, long? UnitPriceMinor = null, bool StockAlreadyReserved = false);
+internal sealed record OrderDraft(string BuyerId, string ProductId, int Quantity, long CoinsToRedeem, string? Ref, string? FlashSaleId = null, long? UnitPriceMinor = null, bool StockAlreadyReserved = false);
 
 /// <summary>The result of placing an order: the order, or the rule that refused it.</summary>
-public sealed record OrderOutcome(Order? Order, OrderRefusal? Refusal) : ITransactionOutcome
+internal sealed record OrderOutcome(Order? Order, OrderRefusal? Refusal) : ITransactionOutcome
 {
     public bool Commit => Order is not null;
 
     public static OrderOutcome Refused(OrderRefusal refusal) => new(null, refusal);
 }
 
-public enum OrderRefusal
+internal enum OrderRefusal
 {
     ProductNotFound,
     OutOfStock,
@@ -31,7 +31,7 @@ public enum OrderRefusal
 /// Places an order inside a caller's transaction: takes the stock, spends the coins, writes the order
 /// and its PurchaseCompleted event, all in one commit or not at all.
 /// </summary>
-public sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time)
+internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time)
 {
     public async Task<OrderOutcome> PlaceAsync(DbConnection c, DbTransaction tx, OrderDraft draft, CancellationToken ct)
     {

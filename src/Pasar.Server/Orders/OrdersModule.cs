@@ -2,7 +2,7 @@ using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.Orders;
 
-public static class OrdersModule
+internal static class OrdersModule
 {
     public static IHostApplicationBuilder AddOrders(this IHostApplicationBuilder builder)
     {

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 namespace Pasar.Server.Platform;
 
 /// <summary>Opaque ids. Time-ordered (UUIDv7) so that "newest first" indexes stay append-only.</summary>
-public static class Ids
+internal static class Ids
 {
     // One generator for the process: monotonicity only means something across every id this process issues.
     private static readonly MonotonicUuidV7 Generator = new(TimeProvider.System);
@@ -35,7 +35,7 @@ public static class Ids
 /// timestamp moves one millisecond ahead (RFC 9562 §6.2 allows both). Ids of different nodes are ordered only by
 /// their millisecond.
 /// </remarks>
-public sealed class MonotonicUuidV7(TimeProvider time)
+internal sealed class MonotonicUuidV7(TimeProvider time)
 {
     private const long CounterMax = (1L << 42) - 1;
     private const long CounterSeedRange = 1L << 41;

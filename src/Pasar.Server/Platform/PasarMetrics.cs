@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace Pasar.Server.Platform;
 
 /// <summary>Pasar's own instruments, exported at /metrics beside the HTTP ones.</summary>
-public sealed class PasarMetrics
+internal sealed class PasarMetrics
 {
     public const string MeterName = "Pasar";
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace Pasar.Server.Platform;
 
 /// <summary>The <c>Pasar</c> configuration section. Key names are part of the public contract (SPEC §10).</summary>
-public sealed class PasarOptions
+internal sealed class PasarOptions
 {
     public const string Section = "Pasar";
 
@@ -20,19 +20,19 @@ public sealed class PasarOptions
     public string FullDataDir => Path.GetFullPath(DataDir);
 }
 
-public enum DatabaseProvider
+internal enum DatabaseProvider
 {
     Sqlite,
     Postgres,
 }
 
-public sealed class DatabaseOptions
+internal sealed class DatabaseOptions
 {
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
     public string? ConnectionString { get; set; }
 }
 
-public sealed class RedisOptions
+internal sealed class RedisOptions
 {
     /// <summary>StackExchange.Redis configuration of an external Redis; empty starts Garnet in-process.</summary>
     public string? ConnectionString { get; set; }
@@ -47,7 +47,7 @@ public sealed class RedisOptions
     public string EmbeddedIndex { get; set; } = "8m";
 }
 
-public sealed class AuthOptions
+internal sealed class AuthOptions
 {
     /// <summary>
     /// Issue tokens at <c>POST /api/dev/tokens</c>: <c>true</c> always (tests, demos), <c>false</c> never. Unset, only in
@@ -81,12 +81,12 @@ public sealed class AuthOptions
         Uri.TryCreate(Authority, UriKind.Absolute, out var uri) && uri.IsLoopback;
 }
 
-public sealed class RegionOptions
+internal sealed class RegionOptions
 {
     public string TimeZone { get; set; } = "Asia/Singapore";
 }
 
-public sealed class DemoOptions
+internal sealed class DemoOptions
 {
     /// <summary>Create demo sellers and products on the first start. Defaults to on in the embedded mode only.</summary>
     public bool? Seed { get; set; }

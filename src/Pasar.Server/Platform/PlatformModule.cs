@@ -10,7 +10,7 @@ using Pasar.Server.Platform.Storage;
 namespace Pasar.Server.Platform;
 
 /// <summary>Storage, hot state, events, auth, HTTP conventions and operations: what every module stands on.</summary>
-public static class PlatformModule
+internal static class PlatformModule
 {
     public static IHostApplicationBuilder AddPlatform(this IHostApplicationBuilder builder)
     {

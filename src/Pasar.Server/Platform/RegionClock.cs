@@ -6,7 +6,7 @@ namespace Pasar.Server.Platform;
 /// "Today" for daily rules (check-in, plays per day, budgets) is the date in the configured region time
 /// zone (<c>Pasar:Region:TimeZone</c>), not UTC: a Singapore user's day turns at Singapore midnight.
 /// </summary>
-public sealed class RegionClock(TimeProvider time, IOptions<PasarOptions> options)
+internal sealed class RegionClock(TimeProvider time, IOptions<PasarOptions> options)
 {
     private readonly TimeZoneInfo _zone = PasarOptionsValidator.TryFindTimeZone(options.Value.Region.TimeZone, out var zone) ? zone : TimeZoneInfo.Utc;
 

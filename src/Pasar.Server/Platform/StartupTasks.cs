@@ -9,7 +9,7 @@ namespace Pasar.Server.Platform;
 /// Work a module needs done once the stores are reachable and migrated, before the server takes requests
 /// (the Demo module's seed data). Platform runs them in registration order without knowing the modules.
 /// </summary>
-public interface IStartupTask
+internal interface IStartupTask
 {
     Task RunAsync(CancellationToken ct);
 }

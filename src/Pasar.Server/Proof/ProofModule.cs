@@ -5,7 +5,7 @@ using Pasar.Server.Platform.Events;
 namespace Pasar.Server.Proof;
 
 /// <summary>Social proof: recent buyers and low stock, on a product page and pushed to the rooms showing the product.</summary>
-public static class ProofModule
+internal static class ProofModule
 {
     public static IHostApplicationBuilder AddProof(this IHostApplicationBuilder builder)
     {

@@ -11,7 +11,7 @@ using StackExchange.Redis;
 
 namespace Pasar.Server.Proof;
 
-public sealed class ProofOptions
+internal sealed class ProofOptions
 {
     /// <summary>"N people bought this" is shown only from this many buyers up (<c>Pasar:Proof:MinBuyersShown</c>).</summary>
     public int MinBuyersShown { get; set; } = 3;
@@ -20,7 +20,7 @@ public sealed class ProofOptions
     public int LowStockThreshold { get; set; } = 10;
 }
 
-public sealed record ProductSignals(string ProductId, long BoughtLastHour, int Stock, bool LowStock, IReadOnlyList<string> Messages);
+internal sealed record ProductSignals(string ProductId, long BoughtLastHour, int Stock, bool LowStock, IReadOnlyList<string> Messages);
 
 public sealed record PurchaseSignal(string ProductId, long BoughtLastHour, string? Message);
 

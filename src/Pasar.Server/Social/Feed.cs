@@ -12,10 +12,10 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Social;
 
-public sealed record Activity(string Id, string SellerId, string Type, string? ProductId, string? SessionId, string? FlashSaleId, DateTimeOffset CreatedAt);
+internal sealed record Activity(string Id, string SellerId, string Type, string? ProductId, string? SessionId, string? FlashSaleId, DateTimeOffset CreatedAt);
 
 /// <summary>Seller activities (written by event handlers) and the following feed that reads them.</summary>
-public static class Feed
+internal static class Feed
 {
     public static void MapFeed(this IEndpointRouteBuilder app)
     {

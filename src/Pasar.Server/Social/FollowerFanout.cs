@@ -14,7 +14,7 @@ namespace Pasar.Server.Social;
 /// batch inserts its notifications and moves the job's cursor in one commit; notification ids are derived
 /// from the job and the follower, so a batch repeated after a crash adds nothing twice.
 /// </summary>
-public sealed class FollowerFanout(Database database, IOptions<SocialOptions> options, TimeProvider time, ILogger<FollowerFanout> logger, NotificationInbox inbox) : BackgroundService
+internal sealed class FollowerFanout(Database database, IOptions<SocialOptions> options, TimeProvider time, ILogger<FollowerFanout> logger, NotificationInbox inbox) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);

@@ -10,7 +10,7 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Social;
 
-public sealed record SellerProfile(string Id, string Name, long Followers, bool IsLive, string? LiveSessionId);
+internal sealed record SellerProfile(string Id, string Name, long Followers, bool IsLive, string? LiveSessionId);
 
 internal static class Follows
 {

@@ -17,11 +17,11 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Social;
 
-public sealed record ShareRequest(string? Platform);
+internal sealed record ShareRequest(string? Platform);
 
-public sealed record ShareLink(string TrackingCode, string Url);
+internal sealed record ShareLink(string TrackingCode, string Url);
 
-public sealed record ShareStats(string TrackingCode, string ProductId, string Platform, long Clicks, long Purchases, long CoinsEarned, DateTimeOffset CreatedAt);
+internal sealed record ShareStats(string TrackingCode, string ProductId, string Platform, long Clicks, long Purchases, long CoinsEarned, DateTimeOffset CreatedAt);
 
 /// <summary>Share links: unguessable tracking codes, click counting, and the referral reward.</summary>
 internal static class Shares

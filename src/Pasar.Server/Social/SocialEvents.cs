@@ -3,9 +3,9 @@ using Pasar.Server.Platform.Events;
 namespace Pasar.Server.Social;
 
 /// <summary>Someone started following a seller (drives the seller's NEW_FOLLOWER notification).</summary>
-public sealed record SellerFollowed(string FollowerId, string FollowerName, string SellerId, DateTimeOffset At) : IIntegrationEvent;
+internal sealed record SellerFollowed(string FollowerId, string FollowerName, string SellerId, DateTimeOffset At) : IIntegrationEvent;
 
-public static class ActivityTypes
+internal static class ActivityTypes
 {
     public const string NewProduct = "NEW_PRODUCT";
     public const string PriceDrop = "PRICE_DROP";
@@ -13,7 +13,7 @@ public static class ActivityTypes
     public const string FlashSaleStarted = "FLASH_SALE_STARTED";
 }
 
-public sealed class SocialOptions
+internal sealed class SocialOptions
 {
     /// <summary>Coins for the sharer when an order carries their tracking code (<c>Pasar:Social:ReferralCoins</c>).</summary>
     public long ReferralCoins { get; set; } = 50;

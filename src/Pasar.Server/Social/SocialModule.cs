@@ -4,7 +4,7 @@ using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.Social;
 
-public static class SocialModule
+internal static class SocialModule
 {
     public static IHostApplicationBuilder AddSocial(this IHostApplicationBuilder builder)
     {

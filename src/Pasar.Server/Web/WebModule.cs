@@ -7,7 +7,7 @@ using Pasar.Server.Platform;
 
 namespace Pasar.Server.Web;
 
-public sealed class WebOptions
+internal sealed class WebOptions
 {
     public const string Section = "Pasar:Web";
 
@@ -20,7 +20,7 @@ public sealed class WebOptions
 /// pre-compressed, and <c>index.html</c> for the app's own pages. Only the app's routes fall back to the page,
 /// so an unknown <c>/api/…</c> stays a 404 problem.
 /// </summary>
-public static class WebModule
+internal static class WebModule
 {
     /// <summary>The pages of the app (SPEC §9); each answers with the same index.html and the app routes in the browser.</summary>
     public static readonly ImmutableArray<string> Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
@@ -145,7 +145,7 @@ public static class WebModule
 }
 
 /// <summary>Where the built web app is, decided once at start.</summary>
-public sealed class WebAppFiles
+internal sealed class WebAppFiles
 {
     public WebAppFiles(IOptions<WebOptions> options, IWebHostEnvironment env)
     {

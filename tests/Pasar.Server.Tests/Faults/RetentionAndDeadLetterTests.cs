@@ -66,7 +66,7 @@ public sealed class RetentionAndDeadLetterTests
         public ConcurrentDictionary<string, byte> Poisoned { get; } = new();
     }
 
-    public sealed class PoisonedHandler(PoisonLog log) : IEventHandler<PurchaseCompleted>
+    internal sealed class PoisonedHandler(PoisonLog log) : IEventHandler<PurchaseCompleted>
     {
         public Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
         {

@@ -171,16 +171,16 @@ public sealed class ShakeRewardTableTests
     }
 
     [Theory]
-    [InlineData(ShakeBand.Small, 0, 1)]
-    [InlineData(ShakeBand.Small, 100, 10)]
-    [InlineData(ShakeBand.Small, 50, 6)]
-    [InlineData(ShakeBand.Medium, 0, 11)]
-    [InlineData(ShakeBand.Medium, 100, 50)]
-    [InlineData(ShakeBand.Large, 0, 51)]
-    [InlineData(ShakeBand.Large, 100, 100)]
-    [InlineData(ShakeBand.Large, 33, 67)]
-    [InlineData(ShakeBand.Jackpot, 0, 500)]
-    [InlineData(ShakeBand.Jackpot, 100, 500)]
-    public void Shake_power_places_the_amount_inside_its_band(ShakeBand band, int power, long coins) =>
-        Assert.Equal(coins, ShakeRewards.Amount(band, power));
+    [InlineData(nameof(ShakeBand.Small), 0, 1)]
+    [InlineData(nameof(ShakeBand.Small), 100, 10)]
+    [InlineData(nameof(ShakeBand.Small), 50, 6)]
+    [InlineData(nameof(ShakeBand.Medium), 0, 11)]
+    [InlineData(nameof(ShakeBand.Medium), 100, 50)]
+    [InlineData(nameof(ShakeBand.Large), 0, 51)]
+    [InlineData(nameof(ShakeBand.Large), 100, 100)]
+    [InlineData(nameof(ShakeBand.Large), 33, 67)]
+    [InlineData(nameof(ShakeBand.Jackpot), 0, 500)]
+    [InlineData(nameof(ShakeBand.Jackpot), 100, 500)]
+    public void Shake_power_places_the_amount_inside_its_band(string band, int power, long coins) =>
+        Assert.Equal(coins, ShakeRewards.Amount(Enum.Parse<ShakeBand>(band), power));
 }

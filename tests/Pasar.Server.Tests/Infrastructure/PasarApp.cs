@@ -117,7 +117,7 @@ public sealed class PasarApp : IAsyncDisposable
     /// A direct handle on the database that <paramref name="settings"/> name, for a test that runs the server
     /// as a process (and kills it) and then checks what SQL holds.
     /// </summary>
-    public static Database DatabaseFor(IReadOnlyDictionary<string, string?> settings) =>
+    internal static Database DatabaseFor(IReadOnlyDictionary<string, string?> settings) =>
         new(Microsoft.Extensions.Options.Options.Create(
             new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(Pasar.Server.Platform.PasarOptions.Section).Get<Pasar.Server.Platform.PasarOptions>()!));
 

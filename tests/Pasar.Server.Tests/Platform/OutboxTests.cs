@@ -16,7 +16,7 @@ public sealed class OutboxTests
         public int FailuresLeft;
     }
 
-    public sealed class RecordingHandler(DeliveryLog log) : IEventHandler<PurchaseCompleted>
+    internal sealed class RecordingHandler(DeliveryLog log) : IEventHandler<PurchaseCompleted>
     {
         public Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
         {

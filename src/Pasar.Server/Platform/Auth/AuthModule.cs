@@ -8,7 +8,7 @@ using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.Platform.Auth;
 
-public static partial class AuthModule
+internal static partial class AuthModule
 {
     /// <summary>The default scheme: it forwards each request to the scheme that can check its token.</summary>
     public const string BearerScheme = JwtBearerDefaults.AuthenticationScheme;

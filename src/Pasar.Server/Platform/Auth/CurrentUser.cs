@@ -3,7 +3,7 @@ using System.Security.Claims;
 
 namespace Pasar.Server.Platform.Auth;
 
-public static class Roles
+internal static class Roles
 {
     public const string Buyer = "buyer";
     public const string Seller = "seller";
@@ -13,7 +13,7 @@ public static class Roles
 }
 
 /// <summary>Authorization policies by role; "user" is anyone signed in.</summary>
-public static class Policies
+internal static class Policies
 {
     public const string User = "user";
     public const string Buyer = "buyer";
@@ -21,7 +21,7 @@ public static class Policies
     public const string Admin = "admin";
 }
 
-public static class ClaimsPrincipalExtensions
+internal static class ClaimsPrincipalExtensions
 {
     /// <summary>The user id (<c>sub</c>); only call on an authenticated principal.</summary>
     public static string UserId(this ClaimsPrincipal user) =>

@@ -12,7 +12,7 @@ namespace Pasar.Server.Platform.Auth;
 /// settings and each request is checked against the bound addresses (and its own client address) as well;
 /// before the check has run, the answer is no.
 /// </summary>
-public sealed class DevTokenPolicy(
+internal sealed class DevTokenPolicy(
     IOptions<PasarOptions> options, IHostEnvironment environment, IServer server, IEnumerable<INonHttpListener> otherProtocols, ILogger<DevTokenPolicy> logger)
     : IHostedLifecycleService
 {

@@ -9,7 +9,7 @@ namespace Pasar.Server.Platform.Auth;
 /// exactly one known <c>role</c>, and a <c>name</c> fit to show. A token that is ambiguous about who or what its
 /// bearer is (two roles, two subjects) is refused rather than read by its first claim.
 /// </summary>
-public static class TokenClaims
+internal static class TokenClaims
 {
     public const int MaxUserIdLength = 64;
     public const int MaxNameLength = 80;

@@ -11,7 +11,7 @@ namespace Pasar.Server.Platform.Auth;
 /// identity provider can issue tokens; in the embedded mode a random key is created once and kept in the
 /// data directory, so tokens survive a restart.
 /// </summary>
-public sealed class TokenKeys
+internal sealed class TokenKeys
 {
     public TokenKeys(IOptions<PasarOptions> options, TimeProvider time)
     {

@@ -5,7 +5,7 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Platform.Auth;
 
-public sealed record UserRecord(string Id, string Name, string Role);
+internal sealed record UserRecord(string Id, string Name, string Role);
 
 /// <summary>
 /// Records each user the first time a valid token is seen for them (and again when the token's name or
@@ -14,7 +14,7 @@ public sealed record UserRecord(string Id, string Name, string Role);
 /// or admin token for the same <c>sub</c> must not make that shop, its followers and its profile vanish.
 /// What a request may do is always decided by its own token's role, never by this table.
 /// </summary>
-public sealed class UserDirectory(Database database, TimeProvider time)
+internal sealed class UserDirectory(Database database, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, UserRecord> _seen = new(StringComparer.Ordinal);
 

@@ -6,19 +6,19 @@ using Pasar.Server.Platform.Storage;
 namespace Pasar.Server.Platform.Events;
 
 /// <summary>An event other modules react to. The type name is the wire name in the outbox.</summary>
-public interface IIntegrationEvent;
+internal interface IIntegrationEvent;
 
 /// <summary>
 /// Reacts to one kind of event. Runs inside a transaction that also records the delivery, so an effect
 /// written with <c>tx</c> happens exactly once even when the event is delivered again after a crash.
 /// </summary>
-public interface IEventHandler<in TEvent> where TEvent : IIntegrationEvent
+internal interface IEventHandler<in TEvent> where TEvent : IIntegrationEvent
 {
     Task HandleAsync(TEvent @event, EventContext context, CancellationToken ct);
 }
 
 /// <summary>What a handler gets beside the event: its transaction and the event's identity.</summary>
-public sealed record EventContext(string EventId, DateTimeOffset OccurredAt, DbConnection Connection, DbTransaction Transaction)
+internal sealed record EventContext(string EventId, DateTimeOffset OccurredAt, DbConnection Connection, DbTransaction Transaction)
 {
     private readonly List<Func<Task>> _afterCommit = [];
 
@@ -29,7 +29,7 @@ public sealed record EventContext(string EventId, DateTimeOffset OccurredAt, DbC
 }
 
 /// <summary>Writes events into the outbox table inside the caller's transaction.</summary>
-public sealed class Outbox(TimeProvider time, OutboxSignal signal)
+internal sealed class Outbox(TimeProvider time, OutboxSignal signal)
 {
     public async Task<string> EnqueueAsync<TEvent>(DbConnection connection, DbTransaction tx, TEvent @event, CancellationToken ct)
         where TEvent : IIntegrationEvent
@@ -46,7 +46,7 @@ public sealed class Outbox(TimeProvider time, OutboxSignal signal)
 }
 
 /// <summary>Wakes the local dispatcher when an event was written, so delivery does not wait for the next poll.</summary>
-public sealed class OutboxSignal
+internal sealed class OutboxSignal
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
 

@@ -309,7 +309,7 @@ internal sealed class OutboxDispatcher : BackgroundService
 }
 
 /// <summary>The handlers modules registered, by event wire name.</summary>
-public sealed class EventHandlerRegistry(IServiceProvider services, IEnumerable<EventHandlerRegistration> registrations)
+internal sealed class EventHandlerRegistry(IServiceProvider services, IEnumerable<EventHandlerRegistration> registrations)
 {
     private readonly ILookup<string, EventHandlerRegistration> _byType = registrations.ToLookup(r => r.EventType);
 
@@ -320,12 +320,12 @@ public sealed class EventHandlerRegistry(IServiceProvider services, IEnumerable<
 }
 
 /// <summary>One handler bound to one event type; made by <see cref="EventRegistrationExtensions.AddEventHandler{TEvent, THandler}"/>.</summary>
-public sealed record EventHandlerRegistration(
+internal sealed record EventHandlerRegistration(
     string EventType,
     string Name,
     Func<IServiceProvider, string, EventContext, CancellationToken, Task> Invoke);
 
-public static class EventRegistrationExtensions
+internal static class EventRegistrationExtensions
 {
     /// <summary>Registers <typeparamref name="THandler"/> for <typeparamref name="TEvent"/>. The handler's type name is its delivery identity: keep it stable.</summary>
     public static IServiceCollection AddEventHandler<TEvent, THandler>(this IServiceCollection services)

@@ -1,7 +1,7 @@
 namespace Pasar.Server.Platform.Events;
 
 /// <summary>The <c>Pasar:Outbox</c> section: how events are leased and when a failing one is given up (ADR 0009).</summary>
-public sealed class OutboxOptions
+internal sealed class OutboxOptions
 {
     public const string Section = "Pasar:Outbox";
 

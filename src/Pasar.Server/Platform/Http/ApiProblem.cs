@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Pasar.Server.Platform.Http;
 
 /// <summary>RFC 9457 problem details with Pasar's stable machine <c>code</c>.</summary>
-public static class ApiProblem
+internal static class ApiProblem
 {
     public static ProblemHttpResult Create(int status, string code, string title, string? detail = null, IDictionary<string, object?>? extra = null)
     {

@@ -6,7 +6,7 @@ using IPNetwork = System.Net.IPNetwork;
 namespace Pasar.Server.Platform.Http;
 
 /// <summary>The <c>Pasar:Http</c> section: running behind a reverse proxy (SPEC §17).</summary>
-public sealed class HttpEdgeOptions
+internal sealed class HttpEdgeOptions
 {
     public const string Section = "Pasar:Http";
 
@@ -69,7 +69,7 @@ internal sealed class HttpEdgeOptionsValidator : IValidateOptions<HttpEdgeOption
 /// when set; otherwise the request's scheme and host, which the host filter (<c>AllowedHosts</c>) and, behind a
 /// trusted proxy, the forwarded headers have already vetted.
 /// </summary>
-public sealed class PublicUrls(IOptions<HttpEdgeOptions> options)
+internal sealed class PublicUrls(IOptions<HttpEdgeOptions> options)
 {
     private readonly Uri? _base = options.Value.ParsedPublicBaseUrl;
 

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.SignalR;
 namespace Pasar.Server.Platform.Http;
 
 /// <summary>JSON conventions, problem details with codes, and request limits for the whole API.</summary>
-public static partial class HttpModule
+internal static partial class HttpModule
 {
     /// <summary>No API request body is bigger than this; larger ones are refused before they are read.</summary>
     public const long MaxRequestBodyBytes = 1024 * 1024;

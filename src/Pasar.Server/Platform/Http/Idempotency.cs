@@ -11,7 +11,7 @@ namespace Pasar.Server.Platform.Http;
 /// request with the same key waits on it (PostgreSQL row lock; SQLite's single writer) and then replays
 /// the committed response. A request that fails rolls its key back with it, so it can be retried.
 /// </summary>
-public sealed class IdempotencyStore(TimeProvider time, Pasar.Server.Platform.Storage.Database database)
+internal sealed class IdempotencyStore(TimeProvider time, Pasar.Server.Platform.Storage.Database database)
 {
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction guarded by the Idempotency-Key (when one is given):
@@ -96,20 +96,20 @@ public sealed class IdempotencyStore(TimeProvider time, Pasar.Server.Platform.St
         ApiProblem.Validation(new Dictionary<string, string[]> { [Header] = ["Idempotency-Key must be 1 to 255 visible ASCII characters."] });
 }
 
-public enum IdempotencyState
+internal enum IdempotencyState
 {
     First,
     Replay,
     Mismatch,
 }
 
-public sealed record IdempotencyClaim(IdempotencyState State, int StatusCode, string? ResponseBody)
+internal sealed record IdempotencyClaim(IdempotencyState State, int StatusCode, string? ResponseBody)
 {
     public static readonly IdempotencyClaim First = new(IdempotencyState.First, 0, null);
 }
 
 /// <summary>A command's success value, or the problem that refused it (and rolled its transaction back).</summary>
-public sealed record CommandOutcome<T>(T? Value, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Problem, bool Replayed = false) : Pasar.Server.Platform.Storage.ITransactionOutcome
+internal sealed record CommandOutcome<T>(T? Value, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Problem, bool Replayed = false) : Pasar.Server.Platform.Storage.ITransactionOutcome
     where T : class
 {
     public bool Commit => Value is not null;

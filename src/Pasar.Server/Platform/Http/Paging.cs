@@ -4,13 +4,13 @@ using System.Text;
 namespace Pasar.Server.Platform.Http;
 
 /// <summary>A page of a list, newest first: <c>{items, nextCursor}</c>.</summary>
-public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
+internal sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
 /// <summary>
 /// Keyset paging over (created_at, id), newest first. The cursor is the position of the last item
 /// returned, so items written meanwhile neither repeat nor go missing.
 /// </summary>
-public readonly record struct PageRequest(int Limit, long? BeforeTime, string? BeforeId)
+internal readonly record struct PageRequest(int Limit, long? BeforeTime, string? BeforeId)
 {
     public const int DefaultLimit = 20;
     public const int MaxLimit = 100;
@@ -88,7 +88,7 @@ public readonly record struct PageRequest(int Limit, long? BeforeTime, string? B
 }
 
 /// <summary>The common shape of a list endpoint: bind the page, run a keyset query, return the page.</summary>
-public static class PagedQuery
+internal static class PagedQuery
 {
     /// <summary>Binds <c>?limit=</c> and <c>?cursor=</c>; null and a validation problem when they are bad.</summary>
     public static PageRequest? Bind(int? limit, string? cursor, out Microsoft.AspNetCore.Http.HttpResults.ValidationProblem? problem)

@@ -8,7 +8,7 @@ using Pasar.Server.Platform.Auth;
 namespace Pasar.Server.Platform.Http;
 
 /// <summary>The <c>Pasar:RateLimits</c> section (SPEC §17). Rates are token buckets with bursts of twice the rate.</summary>
-public sealed class RateLimitOptions
+internal sealed class RateLimitOptions
 {
     public const string Section = "Pasar:RateLimits";
 

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Pasar.Server.Platform.Http;
 
 /// <summary>Collects field errors for a validation problem; field names are the JSON (camelCase) ones.</summary>
-public sealed partial class RequestValidator
+internal sealed partial class RequestValidator
 {
     private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
 

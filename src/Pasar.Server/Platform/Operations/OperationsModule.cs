@@ -14,7 +14,7 @@ using IPNetwork = System.Net.IPNetwork;
 namespace Pasar.Server.Platform.Operations;
 
 /// <summary>/healthz, /readyz, /metrics, the OpenAPI document and the browsable API reference.</summary>
-public static class OperationsModule
+internal static class OperationsModule
 {
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
@@ -117,7 +117,7 @@ public static class OperationsModule
 }
 
 /// <summary>The <c>Pasar:Operations</c> section.</summary>
-public sealed class OperationsOptions
+internal sealed class OperationsOptions
 {
     public const string Section = "Pasar:Operations";
 
@@ -158,7 +158,7 @@ internal sealed class MetricsAccess(IOptions<OperationsOptions> options, IHostEn
 }
 
 /// <summary>Finds ffmpeg once at start; live ingest refuses to publish without it.</summary>
-public sealed class FfmpegProbe
+internal sealed class FfmpegProbe
 {
     public FfmpegProbe()
     {

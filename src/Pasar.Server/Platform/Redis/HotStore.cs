@@ -12,7 +12,7 @@ namespace Pasar.Server.Platform.Redis;
 /// configured, otherwise Microsoft Garnet hosted in this process on a loopback port. Either way the rest of
 /// Pasar sees one StackExchange.Redis connection, so the same calls and Lua scripts run on both.
 /// </summary>
-public sealed class HotStore : IAsyncDisposable
+internal sealed class HotStore : IAsyncDisposable
 {
     private readonly GarnetServer? _garnet;
 

@@ -10,7 +10,7 @@ namespace Pasar.Server.Platform.Storage;
 /// accepted items are written once the database is back; a clean shutdown drains the queue, and only a stop
 /// while the database is still gone fails the waiting flushes (after <see cref="ShutdownBudget"/>).
 /// </summary>
-public abstract class BatchedWriter<T>(Database database, ILogger logger, int capacity = 0) : BackgroundService
+internal abstract class BatchedWriter<T>(Database database, ILogger logger, int capacity = 0) : BackgroundService
 {
     // capacity > 0 bounds the queue: Enqueue then refuses (returns false) when it is full, rather than growing.
     private readonly Channel<(T? Item, TaskCompletionSource? Flushed)> _queue = capacity > 0

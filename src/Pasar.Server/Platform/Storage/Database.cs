@@ -11,7 +11,7 @@ namespace Pasar.Server.Platform.Storage;
 /// The system of record. The same SQL runs on SQLite and PostgreSQL: ids are text, times are
 /// Unix milliseconds in BIGINT columns, booleans are 0/1 integers, and upserts use ON CONFLICT.
 /// </summary>
-public sealed class Database : IAsyncDisposable
+internal sealed class Database : IAsyncDisposable
 {
     // SQLite has one writer at a time. Queuing writers here, in-process, is cheaper than letting them
     // spin on SQLITE_BUSY, and keeps BEGIN IMMEDIATE from ever waiting on another connection of ours.
@@ -150,7 +150,7 @@ public sealed class Database : IAsyncDisposable
 }
 
 /// <summary>A transaction result that can ask for a rollback without throwing (a business rule said no).</summary>
-public interface ITransactionOutcome
+internal interface ITransactionOutcome
 {
     bool Commit { get; }
 }

@@ -1,7 +1,7 @@
 namespace Pasar.Server.Platform.Storage;
 
 /// <summary>The <c>Pasar:Retention</c> section (SPEC §2, §17): how long rows that only serve a while are kept (ADR 0009).</summary>
-public sealed class RetentionOptions
+internal sealed class RetentionOptions
 {
     public const string Section = "Pasar:Retention";
 
@@ -22,7 +22,7 @@ public sealed class RetentionOptions
 /// Pruning of one module's own tables, run by <see cref="RetentionJob"/>. Each module registers its own, so that no
 /// module deletes from another's tables.
 /// </summary>
-public interface IRetentionTask
+internal interface IRetentionTask
 {
     /// <summary>Deletes what is past its retention at <paramref name="now"/>; returns the rows deleted.</summary>
     Task<long> PruneAsync(DateTimeOffset now, CancellationToken ct);

@@ -12,7 +12,7 @@ namespace Pasar.Server.Platform.Storage;
 /// in one place: the retry pipelines retry them, background loops wait them out, and requests that meet them
 /// are answered <c>503 STORE_UNAVAILABLE</c> (SPEC §17).
 /// </summary>
-public static class StoreFaults
+internal static class StoreFaults
 {
     public static bool IsUnavailable(Exception exception)
     {
@@ -58,7 +58,7 @@ public static class StoreFaults
 /// The connection broke while PostgreSQL was committing: the transaction may or may not have committed, so it is
 /// never run again here. The caller sees 503; a client retry with its Idempotency-Key replays or redoes it.
 /// </summary>
-public sealed class StoreCommitUnknownException(Exception inner)
+internal sealed class StoreCommitUnknownException(Exception inner)
     : Exception("The database connection was lost during COMMIT; the outcome is unknown.", inner);
 
 /// <summary>
@@ -66,7 +66,7 @@ public sealed class StoreCommitUnknownException(Exception inner)
 /// 503 quickly when a store is really gone; long outages are waited out by the background loops instead.
 /// Delays are real time: they wait for I/O, not for the domain clock a test may freeze.
 /// </summary>
-public static class StoreResilience
+internal static class StoreResilience
 {
     /// <summary>
     /// SQL transactions and connection opens (one per <see cref="Database"/>): a transaction that failed transiently
