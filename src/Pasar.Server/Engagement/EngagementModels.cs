@@ -1,8 +1,8 @@
 namespace Pasar.Server.Engagement;
 
-public sealed record StartPollRequest(string? Question, IReadOnlyList<string?>? Options, int? DurationSeconds);
+internal sealed record StartPollRequest(string? Question, IReadOnlyList<string?>? Options, int? DurationSeconds);
 
-public sealed record VoteRequest(int? Option);
+internal sealed record VoteRequest(int? Option);
 
 public sealed record Poll(
     string Id, string SessionId, string Question, IReadOnlyList<string> Options, IReadOnlyList<long> Counts, long TotalVotes,
@@ -10,7 +10,7 @@ public sealed record Poll(
 
 public sealed record PollUpdated(string Id, string SessionId, IReadOnlyList<long> Counts);
 
-public sealed record StartGiveawayRequest(long? PrizeCoins, int? Winners, int? DurationSeconds);
+internal sealed record StartGiveawayRequest(long? PrizeCoins, int? Winners, int? DurationSeconds);
 
 /// <summary>
 /// A giveaway as anyone may see it. Before the draw <see cref="Seed"/>, <see cref="EntrantIds"/> and
@@ -23,13 +23,13 @@ public sealed record Giveaway(
 
 public sealed record GiveawayDrawn(string Id, string SessionId, IReadOnlyList<string> Winners);
 
-public static class PollStatus
+internal static class PollStatus
 {
     public const string Open = "open";
     public const string Closed = "closed";
 }
 
-public static class GiveawayStatus
+internal static class GiveawayStatus
 {
     public const string Active = "active";
     public const string Drawn = "drawn";

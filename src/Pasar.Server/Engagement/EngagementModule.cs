@@ -3,7 +3,7 @@ using Pasar.Server.LiveRoom;
 namespace Pasar.Server.Engagement;
 
 /// <summary>Polls and provably fair giveaways in live rooms (SPEC §14); tables polls, poll_votes, giveaways, giveaway_seeds, giveaway_entries.</summary>
-public static class EngagementModule
+internal static class EngagementModule
 {
     public static IHostApplicationBuilder AddEngagement(this IHostApplicationBuilder builder)
     {

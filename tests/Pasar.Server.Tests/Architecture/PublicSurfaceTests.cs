@@ -33,6 +33,10 @@ public sealed class PublicSurfaceTests
         "Pasar.Server.Proof.PurchaseSignal",
         "Pasar.Server.Proof.LowStockSignal",
         "Pasar.Server.Notifications.Notification",
+        "Pasar.Server.Engagement.Poll",
+        "Pasar.Server.Engagement.PollUpdated",
+        "Pasar.Server.Engagement.Giveaway",
+        "Pasar.Server.Engagement.GiveawayDrawn",
     ];
 
     [Fact]
