@@ -223,3 +223,157 @@ public sealed class RedisServer : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>
+/// A throwaway clickhouse-server (Debian's 18.16 or newer) on loopback HTTP and TCP ports, with its data, tmp and
+/// user-files folders and a minimal config.xml/users.xml (user <c>default</c>, empty password, loopback only) in a
+/// temp folder. Ready when <c>/ping</c> answers; disposing kills it and deletes the folder.
+/// </summary>
+public sealed class ClickHouseServer : IAsyncDisposable
+{
+    private readonly string _dir;
+    private readonly string _binary;
+    private Process _process;
+
+    private ClickHouseServer(string dir, string binary, Process process, int httpPort, int tcpPort)
+    {
+        _dir = dir;
+        _binary = binary;
+        _process = process;
+        HttpPort = httpPort;
+        TcpPort = tcpPort;
+    }
+
+    public int HttpPort { get; }
+    public int TcpPort { get; }
+
+    /// <summary>The HTTP interface, e.g. for <c>Pasar:Analytics:ClickHouse:Url</c>.</summary>
+    public string Url => $"http://127.0.0.1:{HttpPort}";
+
+    public double CpuSeconds() => ProcessStats.Seconds(_process.Id);
+
+    public static async Task<ClickHouseServer> StartAsync()
+    {
+        var binary = LocalServers.Which("clickhouse-server") ?? throw new ServerUnavailableException("clickhouse-server not found on PATH");
+        var dir = Path.Combine(Path.GetTempPath(), "pasar-ch-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var http = LocalServers.FreePort();
+        var tcp = LocalServers.FreePort();
+        File.WriteAllText(Path.Combine(dir, "users.xml"), """
+            <yandex>
+              <profiles><default></default></profiles>
+              <users>
+                <default>
+                  <password></password>
+                  <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+                  <profile>default</profile>
+                  <quota>default</quota>
+                </default>
+              </users>
+              <quotas><default></default></quotas>
+            </yandex>
+            """);
+        File.WriteAllText(Path.Combine(dir, "config.xml"), $"""
+            <yandex>
+              <logger><level>warning</level><console>1</console></logger>
+              <http_port>{http}</http_port>
+              <tcp_port>{tcp}</tcp_port>
+              <listen_host>127.0.0.1</listen_host>
+              <path>{dir}/data/</path>
+              <tmp_path>{dir}/tmp/</tmp_path>
+              <user_files_path>{dir}/user_files/</user_files_path>
+              <format_schema_path>{dir}/format_schemas/</format_schema_path>
+              <users_config>{dir}/users.xml</users_config>
+              <default_profile>default</default_profile>
+              <default_database>default</default_database>
+              <mark_cache_size>67108864</mark_cache_size>
+            </yandex>
+            """);
+        var process = await LaunchAsync(binary, dir, http);
+        return new ClickHouseServer(dir, binary, process, http, tcp);
+    }
+
+    private static async Task<Process> LaunchAsync(string binary, string dir, int httpPort)
+    {
+        var psi = new ProcessStartInfo(binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
+        psi.ArgumentList.Add("--config-file=" + Path.Combine(dir, "config.xml"));
+        var process = Process.Start(psi)!;
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 300; i++)
+        {
+            if (process.HasExited)
+            {
+                break;
+            }
+
+            try
+            {
+                if ((await http.GetStringAsync($"http://127.0.0.1:{httpPort}/ping")).StartsWith("Ok.", StringComparison.Ordinal))
+                {
+                    return process;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        lock (output)
+        {
+            throw new ServerUnavailableException($"clickhouse-server did not answer /ping: {output}");
+        }
+    }
+
+    /// <summary>An outage: the server is killed (no clean shutdown) until <see cref="StartAgainAsync"/>.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    /// <summary>Starts the server again on the same ports and data after <see cref="KillAsync"/>.</summary>
+    public async Task StartAgainAsync() => _process = await LaunchAsync(_binary, _dir, HttpPort);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
