@@ -7,11 +7,62 @@ namespace Pasar.Testing;
 /// <summary>Small process and port helpers shared by the server launchers.</summary>
 public static class LocalServers
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> IssuedPorts = new();
+
+    /// <summary>
+    /// A free loopback port, never the same one twice in this test run: a test that kills a server and starts it
+    /// again on its port must not find another test's server there in between.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (IssuedPorts.TryAdd(port, true))
+            {
+                return port;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether process <paramref name="pid"/> itself holds a listening TCP socket on <paramref name="port"/>
+    /// (Linux: /proc/net/tcp{,6} gives the socket's inode, /proc/pid/fd names the sockets the process holds).
+    /// Elsewhere it answers true, having no way to tell.
+    /// </summary>
+    public static bool Listens(int pid, int port)
+    {
+        if (!File.Exists("/proc/net/tcp"))
+        {
+            return true;
+        }
+
+        var inodes = new HashSet<string>();
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" }.Where(File.Exists))
+        {
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                // sl local_address rem_address st … inode: state 0A is LISTEN.
+                if (f.Length > 9 && f[3] == "0A" && Convert.ToInt32(f[1][(f[1].LastIndexOf(':') + 1)..], 16) == port)
+                {
+                    inodes.Add(f[9]);
+                }
+            }
+        }
+
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
+                .Select(fd => new FileInfo(fd).LinkTarget)
+                .Any(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal) && inodes.Contains(target[8..^1]));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     public static string? Which(string program)

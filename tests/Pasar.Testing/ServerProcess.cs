@@ -13,6 +13,7 @@ public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly System.Text.StringBuilder _output = new();
+    private volatile bool _killed;
 
     private ServerProcess(Process process, Uri baseAddress)
     {
@@ -106,7 +107,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
             try
             {
-                if ((await probe.GetAsync("/healthz")).IsSuccessStatusCode)
+                // Healthy, and answered by this process: not by another test's server on a reused port.
+                if ((await probe.GetAsync("/healthz")).IsSuccessStatusCode && LocalServers.Listens(process.Id, baseAddress.Port))
                 {
                     return server;
                 }
@@ -128,13 +130,14 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>SIGKILL: no shutdown hooks, no flushing, exactly like a crash.</summary>
     public void Kill()
     {
+        _killed = true;
         _process.Kill(entireProcessTree: true);
         _process.WaitForExit(10_000);
     }
 
     public HttpClient NewClient(string? token = null)
     {
-        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient(new ExitReportingHandler(this)) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -159,9 +162,11 @@ public sealed class ServerProcess : IAsyncDisposable
 
         lock (_output)
         {
-            if (_output.Length < 200_000)
+            // The end matters most when the process died: keep the newest 200k characters.
+            _output.AppendLine(line);
+            if (_output.Length > 200_000)
             {
-                _output.AppendLine(line);
+                _output.Remove(0, _output.Length - 150_000);
             }
         }
     }
@@ -184,6 +189,27 @@ public sealed class ServerProcess : IAsyncDisposable
 
         var path = Path.Combine(root.FullName, "src", "Pasar.Server", "bin", configuration, "net10.0", "Pasar.Server.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build Pasar.Server first", path);
+    }
+
+    /// <summary>
+    /// A request that cannot connect because the server died says so, with the server's last output, instead of
+    /// a bare "connection refused".
+    /// </summary>
+    private sealed class ExitReportingHandler(ServerProcess server) : DelegatingHandler(new HttpClientHandler())
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+            catch (HttpRequestException e) when (server._process.HasExited && !server._killed)
+            {
+                var output = server.Output;
+                throw new HttpRequestException(
+                    $"{e.Message} — Pasar.Server exited unexpectedly with {server._process.ExitCode}; its last output:\n{output[Math.Max(0, output.Length - 20_000)..]}", e);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
