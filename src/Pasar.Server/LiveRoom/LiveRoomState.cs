@@ -16,8 +16,18 @@ internal interface IActiveEngagementLookup
     Task<object?> ActiveGiveawayAsync(string sessionId, CancellationToken ct);
 }
 
-internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence, IServiceProvider services) : ILiveRoomView
+/// <remarks>
+/// The cards come from modules that depend on this one (FlashSales, Engagement), so this module cannot name
+/// their types: each lookup is optional (a host may leave the module out) and answers the module's own payload
+/// record as <c>object</c>, which JSON and MessagePack serialize by its runtime type (ADR 0013).
+/// </remarks>
+internal sealed class LiveRoomState(
+    LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence,
+    IEnumerable<IActiveFlashSaleLookup> flashSales, IEnumerable<IActiveEngagementLookup> engagement) : ILiveRoomView
 {
+    private readonly IActiveFlashSaleLookup? _flashSales = flashSales.SingleOrDefault();
+    private readonly IActiveEngagementLookup? _engagement = engagement.SingleOrDefault();
+
     public async Task<LiveSession> EnrichAsync(LiveSession session, CancellationToken ct)
     {
         var (current, peak) = await presence.CountAsync(session.Id);
@@ -38,11 +48,11 @@ internal sealed class LiveRoomState(LiveSessionStore store, LiveIngest ingest, L
     }
 
     public Task<object?> ActiveFlashSaleAsync(string sessionId, CancellationToken ct) =>
-        services.GetService<IActiveFlashSaleLookup>()?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+        _flashSales?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
 
     public Task<object?> ActivePollAsync(string sessionId, CancellationToken ct) =>
-        services.GetService<IActiveEngagementLookup>()?.ActivePollAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+        _engagement?.ActivePollAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
 
     public Task<object?> ActiveGiveawayAsync(string sessionId, CancellationToken ct) =>
-        services.GetService<IActiveEngagementLookup>()?.ActiveGiveawayAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+        _engagement?.ActiveGiveawayAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
 }

@@ -18,13 +18,19 @@ public sealed record Notification(string Id, string Type, string Title, string B
 /// The one notification store: every module that tells a user something writes here, inside its own
 /// transaction (usually an outbox handler's, so each notification is written exactly once).
 /// </summary>
-internal sealed class NotificationInbox(TimeProvider time, IServiceProvider services)
+/// <remarks>
+/// Live delivery is optional: the live-room module adds an <see cref="INotificationPush"/>; without one (a host
+/// without the hub) notifications are only stored.
+/// </remarks>
+internal sealed class NotificationInbox(TimeProvider time, IEnumerable<INotificationPush> pushes)
 {
+    private readonly INotificationPush[] _pushes = [.. pushes];
+
     /// <summary>Adds a notification in a handler's transaction and pushes it live once that commits.</summary>
     public async Task<Notification> AddAsync(Platform.Events.EventContext context, string userId, string type, string title, string body, object data, CancellationToken ct)
     {
         var notification = await AddAsync(context.Connection, context.Transaction, userId, type, title, body, data, ct);
-        if (services.GetService<INotificationPush>() is { } push)
+        foreach (var push in _pushes)
         {
             context.AfterCommit(() => push.PushAsync([userId], notification));
         }
@@ -70,7 +76,7 @@ internal sealed class NotificationInbox(TimeProvider time, IServiceProvider serv
     /// <summary>Pushes what <see cref="AddForEachAsync"/> stored to those of the users who have Pasar open (after the commit).</summary>
     public async Task PushEachAsync(string idPrefix, IReadOnlyList<string> userIds, string type, string title, string body, string dataJson)
     {
-        if (userIds.Count == 0 || services.GetService<INotificationPush>() is not { } push)
+        if (userIds.Count == 0 || _pushes.Length == 0)
         {
             return;
         }
@@ -78,7 +84,11 @@ internal sealed class NotificationInbox(TimeProvider time, IServiceProvider serv
         var data = JsonDocument.Parse(dataJson).RootElement.Clone();
         foreach (var userId in userIds)
         {
-            await push.PushAsync([userId], new Notification($"{idPrefix}:{userId}", type, title, body, data, time.GetUtcNow(), null));
+            var notification = new Notification($"{idPrefix}:{userId}", type, title, body, data, time.GetUtcNow(), null);
+            foreach (var push in _pushes)
+            {
+                await push.PushAsync([userId], notification);
+            }
         }
     }
 
