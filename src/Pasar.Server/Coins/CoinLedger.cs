@@ -3,6 +3,8 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Pasar.Server.Platform;
 using Pasar.Server.Platform.Events;
+using Pasar.Server.Platform.Http;
+using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.Coins;
 
@@ -44,7 +46,7 @@ internal sealed record CoinsAwarded(string UserId, long Amount, string Source, s
 /// The coin wallet. Every change is a ledger row plus a conditional balance update in the caller's
 /// transaction, so the balance always equals the sum of its ledger and never goes below zero.
 /// </summary>
-internal sealed class CoinLedger(Outbox outbox, TimeProvider time, IOptions<CoinOptions> options) : ICoinRedemption
+internal sealed class CoinLedger(Database database, Outbox outbox, TimeProvider time, IOptions<CoinOptions> options) : ICoinRedemption
 {
     public int MaxRedeemPercent => options.Value.MaxRedeemPercent;
 
@@ -98,6 +100,18 @@ internal sealed class CoinLedger(Outbox outbox, TimeProvider time, IOptions<Coin
     public static async Task<long> BalanceAsync(DbConnection c, string userId, CancellationToken ct) =>
         await c.ExecuteScalarAsync<long?>(new CommandDefinition(
             "SELECT balance FROM coin_balances WHERE user_id = @userId", new { userId }, cancellationToken: ct)) ?? 0;
+
+    /// <summary>A user's ledger entries, newest first, one page.</summary>
+    public Task<Page<CoinEntry>> PageAsync(string userId, PageRequest page, CancellationToken ct) =>
+        database.QueryPageAsync<EntryRow, CoinEntry>(page,
+            $"SELECT {EntryColumns} FROM coin_ledger WHERE user_id = @userId AND {page.Condition("created_at", "id")} ORDER BY created_at DESC, id DESC LIMIT @fetch",
+            new { userId }, r => r.CreatedAt, r => r.Id, r => r.ToEntry(), ct);
+
+    /// <summary>The entry recorded for (source, reference): the effect applied earlier under that key.</summary>
+    public static async Task<CoinEntry> FindAsync(DbConnection c, DbTransaction tx, string source, string reference, CancellationToken ct) =>
+        (await c.QuerySingleAsync<EntryRow>(new CommandDefinition(
+            $"SELECT {EntryColumns} FROM coin_ledger WHERE source = @source AND reference = @reference",
+            new { source, reference }, tx, cancellationToken: ct))).ToEntry();
 
     internal const string EntryColumns =
         "id AS Id, user_id AS UserId, amount AS Amount, source AS Source, reference AS Reference, created_at AS CreatedAt, balance_after AS BalanceAfter";

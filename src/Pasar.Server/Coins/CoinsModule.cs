@@ -8,6 +8,7 @@ internal static class CoinsModule
             .Validate(r => r.MaxRedeemPercent is >= 0 and <= 100, "Pasar:Coins:MaxRedeemPercent must be between 0 and 100.")
             .ValidateOnStart();
         builder.Services.AddSingleton<CoinLedger>();
+        builder.Services.AddSingleton<CheckIns>();
         builder.Services.AddSingleton<ICoinRedemption>(sp => sp.GetRequiredService<CoinLedger>());
         return builder;
     }

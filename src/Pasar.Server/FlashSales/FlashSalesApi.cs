@@ -13,18 +13,18 @@ internal static class FlashSalesApi
 {
     public static void MapFlashSalesApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/live/sessions/{id}/flash-sales", Start).WithTags("Flash sales").RequireAuthorization(Policies.User)
-            .WithSummary("Start a flash sale in your live session: the quantity is taken from stock now, the unsold rest returns at the end");
-        var sales = app.MapGroup("/api/flash-sales").WithTags("Flash sales");
-        sales.MapGet("/{id}", Get).AllowAnonymous().WithSummary("A flash sale with its remaining units");
-        sales.MapPost("/{id}/purchases", Purchase).RequireAuthorization(Policies.Buyer)
+        app.MapGroup("/api/live/sessions/{id}/flash-sales").WithTags("Flash sales").RequireId("id", "SESSION_NOT_FOUND", "Live session")
+            .MapPost("/", Start).RequireAuthorization(Policies.User).WithSummary("Start a flash sale in your live session: the quantity is taken from stock now, the unsold rest returns at the end");
+        var sales = app.MapGroup("/api/flash-sales/{id}").WithTags("Flash sales").RequireId("id", "FLASH_SALE_NOT_FOUND", "Flash sale");
+        sales.MapGet("/", Get).AllowAnonymous().WithSummary("A flash sale with its remaining units");
+        sales.MapPost("/purchases", Purchase).RequireAuthorization(Policies.Buyer)
             .WithSummary("Buy in a flash sale (buyer); send an Idempotency-Key");
     }
 
     internal static async Task<Results<Created<FlashSale>, ProblemHttpResult, ValidationProblem>> Start(
         string id, StartFlashSaleRequest body, ClaimsPrincipal user, LiveSessionStore sessions, FlashSaleService sales, CancellationToken ct)
     {
-        var session = id.Length > 64 ? null : await sessions.FindAsync(id, ct);
+        var session = await sessions.FindAsync(id, ct);
         if (session is null)
         {
             return ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
@@ -39,7 +39,7 @@ internal static class FlashSalesApi
     }
 
     internal static async Task<Results<Ok<FlashSale>, ProblemHttpResult>> Get(string id, FlashSaleService sales, CancellationToken ct) =>
-        id.Length <= 64 && await sales.GetAsync(id, ct) is { } sale ? TypedResults.Ok(sale) : ApiProblem.NotFound("FLASH_SALE_NOT_FOUND", "Flash sale");
+        await sales.GetAsync(id, ct) is { } sale ? TypedResults.Ok(sale) : ApiProblem.NotFound("FLASH_SALE_NOT_FOUND", "Flash sale");
 
     internal static Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem>> Purchase(
         string id, FlashPurchaseRequest body, [FromHeader(Name = IdempotencyStore.Header)] string? idempotencyKey,

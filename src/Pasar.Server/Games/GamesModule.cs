@@ -12,6 +12,7 @@ internal static class GamesModule
             .ValidateOnStart();
         builder.Services.TryAddSingleton<IShakeRandom, CryptoShakeRandom>();
         builder.Services.AddSingleton<ShakeGate>();
+        builder.Services.AddSingleton<ShakePlays>();
         return builder;
     }
 

@@ -13,10 +13,9 @@ internal static partial class HlsApi
 {
     public static void MapHls(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/hls/{sessionId}/{**file}", ServeAsync)
-            .WithTags("Live")
-            .WithSummary("HLS playback: master.m3u8, replay.m3u8, {rendition}/index.m3u8, {rendition}/replay.m3u8 and segments")
-            .AllowAnonymous();
+        app.MapGroup("/hls/{sessionId}").WithTags("Live").AllowAnonymous()
+            .MapGet("/{**file}", ServeAsync)
+            .WithSummary("HLS playback: master.m3u8, replay.m3u8, {rendition}/index.m3u8, {rendition}/replay.m3u8 and segments");
     }
 
     /// <summary>

@@ -14,12 +14,13 @@ internal static class OrdersApi
 {
     public static void MapOrdersApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/orders", Place).WithTags("Orders").RequireAuthorization(Policies.Buyer)
+        var orders = app.MapGroup("/api/orders").WithTags("Orders");
+        orders.MapPost("/", Place).RequireAuthorization(Policies.Buyer)
             .WithSummary("Place an order (buyer); send an Idempotency-Key to make retries safe");
-        app.MapGet("/api/orders/{id}", Get).WithTags("Orders").RequireAuthorization(Policies.User)
+        orders.MapGet("/{id}", Get).RequireAuthorization(Policies.User).RequireId("id", "ORDER_NOT_FOUND", "Order")
             .WithSummary("An order (its buyer or the product's seller)");
-        app.MapGet("/api/me/orders", Mine).WithTags("Orders").RequireAuthorization(Policies.User)
-            .WithSummary("My orders, newest first");
+        app.MapGroup("/api/me/orders").WithTags("Orders").RequireAuthorization(Policies.User)
+            .MapGet("/", Mine).WithSummary("My orders, newest first");
     }
 
     internal static async Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem>> Place(
@@ -80,11 +81,9 @@ internal static class OrdersApi
         _ => throw new ArgumentOutOfRangeException(nameof(refusal)),
     };
 
-    internal static async Task<Results<Ok<Order>, ProblemHttpResult>> Get(string id, ClaimsPrincipal user, Database db, CancellationToken ct)
+    internal static async Task<Results<Ok<Order>, ProblemHttpResult>> Get(string id, ClaimsPrincipal user, OrderStore orders, CancellationToken ct)
     {
-        await using var c = await db.OpenAsync(ct);
-        var row = await c.QuerySingleOrDefaultAsync<OrderPlacement.OrderRow>(new CommandDefinition(
-            $"SELECT {OrderPlacement.Columns} FROM orders WHERE id = @id", new { id }, cancellationToken: ct));
+        var row = await orders.FindAsync(id, ct);
         if (row is null)
         {
             return ApiProblem.NotFound("ORDER_NOT_FOUND", "Order");
@@ -100,15 +99,6 @@ internal static class OrdersApi
     }
 
     internal static async Task<Results<Ok<Page<Order>>, ValidationProblem>> Mine(
-        [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
-    {
-        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
-        {
-            return invalid!;
-        }
-
-        return TypedResults.Ok(await db.QueryPageAsync<OrderPlacement.OrderRow, Order>(page,
-            $"SELECT {OrderPlacement.Columns} FROM orders WHERE buyer_id = @buyer AND {page.Condition("created_at", "id")} ORDER BY created_at DESC, id DESC LIMIT @fetch",
-            new { buyer = user.UserId() }, r => r.CreatedAt, r => r.Id, r => r.ToOrder(), ct));
-    }
+        [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, OrderStore orders, CancellationToken ct) =>
+        PagedQuery.Bind(limit, cursor, out var invalid) is { } page ? TypedResults.Ok(await orders.PageForBuyerAsync(user.UserId(), page, ct)) : invalid!;
 }

@@ -8,6 +8,7 @@ internal static class OrdersModule
     {
         builder.Services.AddOptions<OrderRules>();
         builder.Services.AddSingleton<OrderPlacement>();
+        builder.Services.AddSingleton<OrderStore>();
         builder.Services.AddEventHandler<PurchaseCompleted, SoldCountOnPurchase>();
         return builder;
     }

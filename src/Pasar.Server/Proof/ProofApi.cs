@@ -8,10 +8,10 @@ internal static class ProofApi
 {
     public static void MapProofApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/products/{id}/signals", Signals).WithTags("Social proof").AllowAnonymous()
-            .WithSummary("How many people bought this in the last hour, and whether stock is low");
+        app.MapGroup("/api/products/{id}/signals").WithTags("Social proof").RequireId("id", "PRODUCT_NOT_FOUND", "Product")
+            .MapGet("/", Signals).AllowAnonymous().WithSummary("How many people bought this in the last hour, and whether stock is low");
     }
 
     internal static async Task<Results<Ok<ProductSignals>, ProblemHttpResult>> Signals(string id, SocialProof proof, CancellationToken ct) =>
-        id.Length <= 64 && await proof.SignalsAsync(id, ct) is { } signals ? TypedResults.Ok(signals) : ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
+        await proof.SignalsAsync(id, ct) is { } signals ? TypedResults.Ok(signals) : ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
 }

@@ -19,8 +19,8 @@ internal static class Feed
 {
     public static void MapFeed(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/me/feed", Read).WithTags("Social").RequireAuthorization(Policies.User)
-            .WithSummary("What the sellers I follow did, newest first");
+        app.MapGroup("/api/me/feed").WithTags("Social").RequireAuthorization(Policies.User)
+            .MapGet("/", Read).WithSummary("What the sellers I follow did, newest first");
     }
 
     /// <summary>Records an activity in the caller's transaction; the event id keeps a redelivery from writing it twice.</summary>

@@ -31,16 +31,16 @@ internal static class Shares
 
     public static void MapShares(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/products/{id}/shares", Create).WithTags("Social").RequireAuthorization(Policies.User)
-            .WithSummary("Make a share link for a product on a platform");
-        app.MapGet("/api/me/shares", Mine).WithTags("Social").RequireAuthorization(Policies.User)
-            .WithSummary("My share links with clicks, purchases and coins earned");
-        app.MapGet("/s/{trackingCode}", Follow).WithTags("Social").AllowAnonymous()
-            .WithSummary("Open a share link: counts the click and redirects to the product page");
+        app.MapGroup("/api/products/{id}/shares").WithTags("Social").RequireAuthorization(Policies.User).RequireId("id", "PRODUCT_NOT_FOUND", "Product")
+            .MapPost("/", Create).WithSummary("Make a share link for a product on a platform");
+        app.MapGroup("/api/me/shares").WithTags("Social").RequireAuthorization(Policies.User)
+            .MapGet("/", Mine).WithSummary("My share links with clicks, purchases and coins earned");
+        app.MapGroup("/s").WithTags("Social").AllowAnonymous()
+            .MapGet("/{trackingCode}", Follow).WithSummary("Open a share link: counts the click and redirects to the product page");
     }
 
     internal static async Task<Results<Created<ShareLink>, ProblemHttpResult, ValidationProblem>> Create(
-        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, ICatalogStock catalog, PublicUrls urls, TimeProvider time, CancellationToken ct)
+        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, ShareStore shares, ICatalogStock catalog, PublicUrls urls, CancellationToken ct)
     {
         if (body.Platform is null || !Platforms.Contains(body.Platform))
         {
@@ -56,9 +56,7 @@ internal static class Shares
                 return false;
             }
 
-            await c.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO shares (tracking_code, user_id, product_id, platform, created_at) VALUES (@code, @userId, @id, @Platform, @at)",
-                new { code, userId = user.UserId(), body.Platform, at = time.GetUtcNow().ToUnixTimeMilliseconds(), id }, tx, cancellationToken: ct));
+            await shares.AddAsync(c, tx, code, user.UserId(), id, body.Platform, ct);
             return true;
         }, ct);
         if (!created)
@@ -71,23 +69,8 @@ internal static class Shares
     }
 
     internal static async Task<Results<Ok<Page<ShareStats>>, ValidationProblem>> Mine(
-        [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, Database db, CancellationToken ct)
-    {
-        if (PagedQuery.Bind(limit, cursor, out var invalid) is not { } page)
-        {
-            return invalid!;
-        }
-
-        return TypedResults.Ok(await db.QueryPageAsync<ShareRow, ShareStats>(page,
-            $"""
-            SELECT tracking_code AS TrackingCode, product_id AS ProductId, platform AS Platform, clicks AS Clicks, purchases AS Purchases,
-                   coins_earned AS CoinsEarned, created_at AS CreatedAt
-            FROM shares WHERE user_id = @userId AND {page.Condition("created_at", "tracking_code")}
-            ORDER BY created_at DESC, tracking_code DESC LIMIT @fetch
-            """,
-            new { userId = user.UserId() }, r => r.CreatedAt, r => r.TrackingCode,
-            r => new ShareStats(r.TrackingCode, r.ProductId, r.Platform, r.Clicks, r.Purchases, r.CoinsEarned, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt)), ct));
-    }
+        [FromQuery] int? limit, [FromQuery] string? cursor, ClaimsPrincipal user, ShareStore shares, CancellationToken ct) =>
+        PagedQuery.Bind(limit, cursor, out var invalid) is { } page ? TypedResults.Ok(await shares.PageAsync(user.UserId(), page, ct)) : invalid!;
 
     /// <summary>
     /// Counts a click once per visitor per 24 h, and at most a bounded number per client address per hour, then
@@ -95,7 +78,7 @@ internal static class Shares
     /// the request, so the route cannot send anyone elsewhere. A click that does not count writes no rows.
     /// </summary>
     internal static async Task<Results<RedirectHttpResult, ProblemHttpResult>> Follow(
-        string trackingCode, HttpContext http, Database db, ShareClickBound bound, TimeProvider time, CancellationToken ct)
+        string trackingCode, HttpContext http, ShareStore shares, ShareClickBound bound, TimeProvider time, CancellationToken ct)
     {
         if (trackingCode.Length is < 8 or > 32 || !trackingCode.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
         {
@@ -105,50 +88,17 @@ internal static class Shares
         var visitors = VisitorIds(http);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var cutoff = now - (long)TimeSpan.FromHours(24).TotalMilliseconds;
-        string? productId;
-        bool seen;
-        await using (var c = await db.OpenAsync(ct))
-        {
-            productId = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT product_id FROM shares WHERE tracking_code = @trackingCode", new { trackingCode }, cancellationToken: ct));
-            seen = productId is not null && await c.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM share_clicks WHERE tracking_code = @trackingCode AND (visitor_id = @cookie OR visitor_id = @fingerprint) AND counted_at >= @cutoff",
-                new { trackingCode, cookie = visitors[0], fingerprint = visitors[1], cutoff }, cancellationToken: ct)) > 0;
-        }
-
+        var (productId, seen) = await shares.FindForVisitorAsync(trackingCode, visitors, cutoff, ct);
         if (productId is null)
         {
             return ApiProblem.NotFound("SHARE_NOT_FOUND", "Share link");
         }
 
         // A visitor seen in the last 24 h is not asked about; a new one takes from its address's hourly bound.
+        // Counted by both the browser's cookie and its address + user agent: a browser that drops cookies, or a
+        // script replaying the link, is not counted again.
         var mayCount = !seen && await bound.TryTakeAsync(trackingCode, RateLimits.AddressKey(http.Connection.RemoteIpAddress), ct);
-        await db.InTransactionAsync(async (c, tx) =>
-        {
-            // Counted when the visitor is new to this code or was last counted more than 24 h ago, by both the
-            // browser's cookie and its address + user agent: a browser that drops cookies, or a script
-            // replaying the link, is not counted again. The upsert decides, so two racing clicks count once.
-            var counted = mayCount;
-            if (mayCount)
-            {
-                foreach (var visitor in visitors)
-                {
-                    counted &= await c.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
-                        """
-                        INSERT INTO share_clicks (tracking_code, visitor_id, counted_at) VALUES (@trackingCode, @visitor, @now)
-                        ON CONFLICT (tracking_code, visitor_id) DO UPDATE SET counted_at = excluded.counted_at WHERE share_clicks.counted_at < @cutoff
-                        RETURNING counted_at
-                        """,
-                        new { trackingCode, visitor, now, cutoff }, tx, cancellationToken: ct)) is not null;
-                }
-            }
-
-            await c.ExecuteAsync(new CommandDefinition(
-                "UPDATE shares SET clicks = clicks + @add, last_clicked_at = @now WHERE tracking_code = @trackingCode",
-                new { add = counted ? 1 : 0, now, trackingCode }, tx, cancellationToken: ct));
-            return true;
-        }, ct);
-
+        await shares.RecordClickAsync(trackingCode, visitors, mayCount, now, cutoff, ct);
         return TypedResults.Redirect($"/p/{Uri.EscapeDataString(productId)}?ref={Uri.EscapeDataString(trackingCode)}");
     }
 
@@ -171,17 +121,6 @@ internal static class Shares
         var fingerprint = $"{http.Connection.RemoteIpAddress}|{http.Request.Headers.UserAgent}";
         return ["c:" + cookie, "fp:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(fingerprint)))[..32]];
     }
-
-    private sealed class ShareRow
-    {
-        public string TrackingCode { get; init; } = "";
-        public string ProductId { get; init; } = "";
-        public string Platform { get; init; } = "";
-        public long Clicks { get; init; }
-        public long Purchases { get; init; }
-        public long CoinsEarned { get; init; }
-        public long CreatedAt { get; init; }
-    }
 }
 
 /// <summary>
@@ -198,8 +137,7 @@ internal sealed class ReferralReward(CoinLedger ledger, IOptions<SocialOptions> 
             return;
         }
 
-        var share = await context.Connection.QuerySingleOrDefaultAsync<(string UserId, string ProductId, long? LastClickedAt)?>(new CommandDefinition(
-            "SELECT user_id, product_id, last_clicked_at FROM shares WHERE tracking_code = @Ref", new { e.Ref }, context.Transaction, cancellationToken: ct));
+        var share = await ShareStore.FindAsync(context.Connection, context.Transaction, e.Ref, ct);
         if (share is not { } s || s.UserId == e.BuyerId || s.ProductId != e.ProductId || s.LastClickedAt is null)
         {
             return;
@@ -215,9 +153,7 @@ internal sealed class ReferralReward(CoinLedger ledger, IOptions<SocialOptions> 
         var (status, _) = await ledger.ApplyAsync(context.Connection, context.Transaction, s.UserId, coins, CoinSources.Referral, e.OrderId, ct);
         if (status == CoinApplyStatus.Applied)
         {
-            await context.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE shares SET purchases = purchases + 1, coins_earned = coins_earned + @coins WHERE tracking_code = @Ref",
-                new { coins, e.Ref }, context.Transaction, cancellationToken: ct));
+            await ShareStore.AddPurchaseAsync(context.Connection, context.Transaction, e.Ref, coins, ct);
         }
     }
 }

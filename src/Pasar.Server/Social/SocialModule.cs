@@ -14,6 +14,7 @@ internal static class SocialModule
             .Validate(o => o.ClicksPerAddressPerHour is >= 1 and <= 1_000_000, "Pasar:Social:ClicksPerAddressPerHour must be between 1 and 1000000.")
             .ValidateOnStart();
         builder.Services.AddSingleton<ShareClickBound>();
+        builder.Services.AddSingleton<ShareStore>();
         builder.Services.AddSingleton<FollowerFanout>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FollowerFanout>());
         builder.Services.AddSingleton<Platform.Storage.IRetentionTask, ShareClickRetention>();
