@@ -207,10 +207,19 @@ internal sealed class ShowSchedule(Database db, TimeProvider time, IOptions<Live
             new { before }, cancellationToken: ct))).AsList();
     }
 
-    private static Task SupersedeAsync(DbConnection c, DbTransaction tx, string sessionId, long now, CancellationToken ct, params string[] types) =>
-        c.ExecuteAsync(new CommandDefinition(
-            "UPDATE show_notices SET done_at = @now, superseded_at = @now, locked_until = NULL WHERE session_id = @sessionId AND done_at IS NULL AND type IN @types",
-            new { sessionId, now, types }, tx, cancellationToken: ct));
+    private static Task SupersedeAsync(DbConnection c, DbTransaction tx, string sessionId, long now, CancellationToken ct, params string[] types)
+    {
+        // Named parameters, not a list parameter: Dapper expands lists on SQLite but hands Npgsql an array.
+        var parameters = new DynamicParameters(new { sessionId, now });
+        for (var i = 0; i < types.Length; i++)
+        {
+            parameters.Add($"t{i}", types[i]);
+        }
+
+        return c.ExecuteAsync(new CommandDefinition(
+            $"UPDATE show_notices SET done_at = @now, superseded_at = @now, locked_until = NULL WHERE session_id = @sessionId AND done_at IS NULL AND type IN ({string.Join(", ", types.Select((_, i) => $"@t{i}"))})",
+            parameters, tx, cancellationToken: ct));
+    }
 
     private static Task QueueAsync(DbConnection c, DbTransaction tx, string id, string sessionId, string type, string title, string body, object data,
         long dueAt, long now, bool onlyWithSubscribers, CancellationToken ct) =>
