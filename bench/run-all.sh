@@ -13,6 +13,7 @@ run check-ins --backend both --concurrency 32 --seconds 15
 run shakes    --backend both --concurrency 32 --seconds 15
 run feed      --backend both --concurrency 8  --seconds 10
 run fanout    --backend both --concurrency 8  --seconds 10
+run reminders --backend both --subscribers 100000
 run flash     --backend embedded,sqlite-redis,scaled --concurrency 64 --seconds 10 --quantity 100
 run flash     --backend embedded,sqlite-redis,scaled --concurrency 64 --seconds 10 --quantity 100000
 run ingest    --seconds 40 --max-streams 6

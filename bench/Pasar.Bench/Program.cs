@@ -38,6 +38,13 @@ if (scenario == "flash")
     return;
 }
 
+if (scenario == "reminders")
+{
+    // Time from a show's reminder falling due to all of its subscribers' notifications committed.
+    await ReminderScenario.RunAsync(backends, int.Parse(Option("subscribers", "100000"), System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 if (scenario == "ingest")
 {
     // Live ingest has its own shape: streams instead of requests, Pasar and nginx-rtmp side by side.
@@ -68,7 +75,7 @@ foreach (var b in backends)
         "check-ins" => await DailyScenarios.CheckInsAsync(target, concurrency, duration),
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, chat."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, flash, ingest, chat."),
     };
     Console.WriteLine(result.Row);
 }

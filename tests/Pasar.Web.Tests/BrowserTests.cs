@@ -93,4 +93,16 @@ public sealed class BrowserTests
         var output = await BrowserScenario.RunAsync(server, "video", TimeSpan.FromMinutes(4));
         Assert.Contains("the video plays", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_buyer_taps_Notify_me_on_an_upcoming_show_and_sees_the_reminder_arrive()
+    {
+        BrowserScenario.RequireTools();
+        // An 18 s reminder lead: the scenario moves the show to 30 s ahead, so the reminder is due about 12 s later.
+        await using var server = await WebServer.StartAsync(s => s["Pasar:Live:ReminderLeadMinutes"] = "0.3");
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/reminders", "scheduled shows (SPEC §14)");
+        var output = await BrowserScenario.RunAsync(server, "remind", TimeSpan.FromMinutes(3));
+        Assert.Contains("the reminder arrived in the page", output, StringComparison.Ordinal);
+        Assert.Contains("the seller's page lists the upcoming show", output, StringComparison.Ordinal);
+    }
 }

@@ -95,6 +95,7 @@ export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path
 export const post = <T>(path: string, body?: unknown, idempotencyKey?: string) => api<T>('POST', path, { body, idempotencyKey });
 export const put = <T>(path: string, body?: unknown) => api<T>('PUT', path, { body });
 export const del = <T>(path: string) => api<T>('DELETE', path);
+export const patch = <T>(path: string, body?: unknown) => api<T>('PATCH', path, { body });
 
 /** A new Idempotency-Key: one per intended purchase, reused if that same purchase is retried. */
 export function newIdempotencyKey(): string {
@@ -240,8 +241,9 @@ export interface LiveSession {
   id: string;
   sellerId: string;
   title: string;
-  status: 'created' | 'live' | 'ended' | string;
+  status: 'scheduled' | 'created' | 'live' | 'ended' | 'cancelled' | string;
   createdAt?: string;
+  scheduledAt?: string | null;
   startedAt: string | null;
   endedAt: string | null;
   playbackUrl: string;

@@ -162,9 +162,11 @@ internal sealed class LiveIngest(
             return RtmpPublishDecision.Reject("Unknown stream key.");
         }
 
-        if (session.Status == LiveStatus.Ended)
+        if (LiveStatus.IsOver(session.Status))
         {
-            return RtmpPublishDecision.Reject("This live session has ended; create a new session to go live again.");
+            return RtmpPublishDecision.Reject(session.Status == LiveStatus.Cancelled
+                ? "This show was cancelled; create a new session to go live."
+                : "This live session has ended; create a new session to go live again.");
         }
 
         var broadcast = _broadcasts.GetOrAdd(session.Id, id => NewBroadcast(id, session.SellerId, session.Status == LiveStatus.Live));

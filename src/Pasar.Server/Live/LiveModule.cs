@@ -35,6 +35,10 @@ internal static class LiveModule
         builder.Services.AddRtmpLimits();
         builder.Services.AddSingleton<LiveMetrics>();
         builder.Services.AddSingleton<LiveSessionStore>();
+        builder.Services.AddSingleton<ShowNoticeSignal>();
+        builder.Services.AddSingleton<ShowSchedule>();
+        builder.Services.AddSingleton<ShowNoticeFanout>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ShowNoticeFanout>());
         builder.Services.AddSingleton<TranscodeCapacity>();
         builder.Services.AddSingleton<RtmpEndpoint>();
         builder.Services.AddSingleton<Platform.INonHttpListener>(sp => sp.GetRequiredService<RtmpEndpoint>());
@@ -58,6 +62,7 @@ internal static class LiveModule
     public static IEndpointRouteBuilder MapLive(this IEndpointRouteBuilder app)
     {
         app.MapLiveSessions();
+        app.MapScheduledShows();
         app.MapHls();
         return app;
     }

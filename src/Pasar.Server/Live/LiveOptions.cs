@@ -45,6 +45,22 @@ internal sealed class LiveOptions
     /// </summary>
     public bool LowLatencyPassthrough { get; set; }
 
+    /// <summary>
+    /// How long before a scheduled show's start its subscribers get SHOW_STARTING (<c>Pasar:Live:ReminderLeadMinutes</c>).
+    /// Fixed for a show when it is scheduled or moved. Fractions are allowed (tests use seconds).
+    /// </summary>
+    public double ReminderLeadMinutes { get; set; } = 10;
+
+    /// <summary>A scheduled show not started this long after its time is cancelled (<c>Pasar:Live:ScheduledExpiryHours</c>).</summary>
+    public double ScheduledExpiryHours { get; set; } = 6;
+
+    /// <summary>Subscribers notified per transaction when a show's notice goes out (<c>Pasar:Live:ReminderBatchSize</c>).</summary>
+    public int ReminderBatchSize { get; set; } = 1000;
+
+    public TimeSpan ReminderLead => TimeSpan.FromMinutes(ReminderLeadMinutes);
+
+    public TimeSpan ScheduledExpiry => TimeSpan.FromHours(ScheduledExpiryHours);
+
     public int EffectiveMaxTranscodedSessions => MaxTranscodedSessions ?? Environment.ProcessorCount;
 
     public IReadOnlyList<LadderRung> ParsedLadder => LadderRung.ParseList(Ladder);
@@ -149,6 +165,21 @@ internal sealed partial class LiveOptionsValidator : Microsoft.Extensions.Option
         if (options.LiveWindowSegments is < 3 or > 1000)
         {
             failures.Add("Pasar:Live:LiveWindowSegments must be between 3 and 1000.");
+        }
+
+        if (!(options.ReminderLeadMinutes is >= 0 and <= 1440))
+        {
+            failures.Add("Pasar:Live:ReminderLeadMinutes must be between 0 and 1440 (a day).");
+        }
+
+        if (!(options.ScheduledExpiryHours is > 0 and <= 168))
+        {
+            failures.Add("Pasar:Live:ScheduledExpiryHours must be more than 0 and at most 168 (a week).");
+        }
+
+        if (options.ReminderBatchSize is < 1 or > 10_000)
+        {
+            failures.Add("Pasar:Live:ReminderBatchSize must be between 1 and 10000.");
         }
 
         return failures.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(failures);

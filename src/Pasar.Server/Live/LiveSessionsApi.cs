@@ -6,9 +6,9 @@ using Pasar.Server.Platform.Http;
 
 namespace Pasar.Server.Live;
 
-internal sealed record CreateLiveSessionRequest(string? Title);
+internal sealed record CreateLiveSessionRequest(string? Title, DateTimeOffset? ScheduledAt = null);
 
-internal sealed record CreatedLiveSession(string Id, string Status, string RtmpUrl, string StreamKey, string PlaybackUrl);
+internal sealed record CreatedLiveSession(string Id, string Status, string RtmpUrl, string StreamKey, string PlaybackUrl, DateTimeOffset? ScheduledAt);
 
 internal sealed record StreamKeyResponse(string StreamKey);
 
@@ -28,7 +28,8 @@ public sealed record LiveSession(
     IReadOnlyList<object> Pinned,
     object? ActiveFlashSale,
     object? ActivePoll = null,
-    object? ActiveGiveaway = null);
+    object? ActiveGiveaway = null,
+    DateTimeOffset? ScheduledAt = null);
 
 /// <summary>
 /// What the live room adds to a session (viewers, pinned products, the active flash sale). LiveRoom implements
@@ -44,26 +45,31 @@ internal static class LiveSessionsApi
     public static void MapLiveSessions(this IEndpointRouteBuilder app)
     {
         var sessions = app.MapGroup("/api/live/sessions").WithTags("Live");
-        sessions.MapPost("/", Create).RequireAuthorization(Policies.Seller).WithSummary("Create a live session and its stream key (seller)");
-        sessions.MapGet("/", List).AllowAnonymous().WithSummary("Live sessions, newest first; ?status=live for those on air");
+        sessions.MapPost("/", Create).RequireAuthorization(Policies.Seller).WithSummary("Create a live session and its stream key (seller); with scheduledAt it is a scheduled show");
+        sessions.MapGet("/", List).AllowAnonymous().WithSummary("Live sessions, newest first; ?status=live for those on air, ?status=scheduled for upcoming shows, soonest first");
         sessions.MapGet("/{id}", Get).AllowAnonymous().WithSummary("A live session with its playback and replay URLs");
         sessions.MapPost("/{id}/stream-key/rotate", RotateKey).RequireAuthorization(Policies.User).WithSummary("Replace the stream key; the old one stops working (owner)");
         sessions.MapPost("/{id}/end", End).RequireAuthorization(Policies.User).WithSummary("End the session now (owner)");
     }
 
     internal static async Task<Results<Created<CreatedLiveSession>, ValidationProblem>> Create(
-        CreateLiveSessionRequest body, ClaimsPrincipal user, HttpRequest request, LiveSessionStore store, RtmpEndpoint rtmp, PublicUrls urls, CancellationToken ct)
+        CreateLiveSessionRequest body, ClaimsPrincipal user, HttpRequest request, LiveSessionStore store, RtmpEndpoint rtmp, PublicUrls urls, TimeProvider time, CancellationToken ct)
     {
         var v = new RequestValidator().Text("title", body.Title, 1, 200);
+        if (body.ScheduledAt is not null && ShowSchedule.CheckTime(body.ScheduledAt, time.GetUtcNow()) is { } problem)
+        {
+            v.Add("scheduledAt", problem);
+        }
+
         if (!v.IsValid)
         {
             return ApiProblem.Validation(v.Errors);
         }
 
         var key = LiveSessionStore.NewStreamKey();
-        var row = await store.CreateAsync(user.UserId(), body.Title!.Trim(), key, ct);
+        var row = await store.CreateAsync(user.UserId(), body.Title!.Trim(), key, ct, body.ScheduledAt);
         return TypedResults.Created($"/api/live/sessions/{row.Id}",
-            new CreatedLiveSession(row.Id, row.Status, rtmp.UrlFor(urls.Host(request)), key, PlaybackUrl(row.Id)));
+            new CreatedLiveSession(row.Id, row.Status, rtmp.UrlFor(urls.Host(request)), key, PlaybackUrl(row.Id), At(row.ScheduledAt)));
     }
 
     internal static async Task<Results<Ok<Page<LiveSession>>, ValidationProblem>> List(
@@ -74,13 +80,19 @@ internal static class LiveSessionsApi
         var page = PageRequest.From(limit, cursor, v);
         if (status is not null && !LiveStatus.All.Contains(status))
         {
-            v.Add("status", "status must be created, live or ended.");
+            v.Add("status", "status must be scheduled, created, live, ended or cancelled.");
         }
 
         v.Text("sellerId", sellerId, 1, 64, required: false);
         if (!v.IsValid)
         {
             return ApiProblem.Validation(v.Errors);
+        }
+
+        if (status == LiveStatus.Scheduled)
+        {
+            var upcoming = await store.ListScheduledAsync(sellerId, page, ct);
+            return TypedResults.Ok(page.ToPage(upcoming, r => r.ScheduledAt!.Value, r => r.Id, r => ToSession(r, ingest)));
         }
 
         var rows = await store.ListAsync(status, sellerId, page, ct);
@@ -129,7 +141,7 @@ internal static class LiveSessionsApi
             return ApiProblem.Forbidden("Only the session's seller can end it.");
         }
 
-        if (row.Status == LiveStatus.Ended)
+        if (LiveStatus.IsOver(row.Status))
         {
             return SessionEnded();
         }
@@ -138,7 +150,7 @@ internal static class LiveSessionsApi
         return TypedResults.Ok(ToSession((await store.FindAsync(id, ct))!, ingest));
     }
 
-    private static ProblemHttpResult NotFound() => ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
+    internal static ProblemHttpResult NotFound() => ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
 
     private static ProblemHttpResult SessionEnded() =>
         ApiProblem.Create(StatusCodes.Status409Conflict, "SESSION_ENDED", "The live session has ended", "An ended session cannot be changed; create a new one.");
@@ -153,10 +165,10 @@ internal static class LiveSessionsApi
             replay = $"/hls/{row.Id}/{HlsPackager.ReplayFile}";
         }
 
-        static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
-
         // Viewers, pins and the flash sale belong to the live room; its ILiveRoomView fills them in.
         return new LiveSession(row.Id, row.SellerId, row.Title, row.Status, DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt),
-            At(row.StartedAt), At(row.EndedAt), PlaybackUrl(row.Id), replay, new LiveViewers(0, 0), [], null);
+            At(row.StartedAt), At(row.EndedAt), PlaybackUrl(row.Id), replay, new LiveViewers(0, 0), [], null, ScheduledAt: At(row.ScheduledAt));
     }
+
+    private static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 }

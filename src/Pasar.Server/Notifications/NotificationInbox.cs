@@ -10,6 +10,22 @@ internal static class NotificationTypes
     public const string CoinsEarned = "COINS_EARNED";
     public const string NewFollower = "NEW_FOLLOWER";
     public const string SellerLive = "SELLER_LIVE";
+
+    /// <summary>A show a user asked to be reminded of starts in <c>Pasar:Live:ReminderLeadMinutes</c>.</summary>
+    public const string ShowStarting = "SHOW_STARTING";
+
+    /// <summary>A show a user asked to be reminded of moved to another time.</summary>
+    public const string ShowRescheduled = "SHOW_RESCHEDULED";
+
+    /// <summary>A show a user asked to be reminded of was cancelled (by its seller, or because it never started).</summary>
+    public const string ShowCancelled = "SHOW_CANCELLED";
+
+    /// <summary>
+    /// The id prefix that makes a notification about <paramref name="subjectId"/> one per user whoever sends it:
+    /// the follower fan-out and the show reminders both use it for a session's SELLER_LIVE, so a follower who also
+    /// asked for a reminder is told once (the notification's primary key is <c>{prefix}:{userId}</c>).
+    /// </summary>
+    public static string OncePerUser(string type, string subjectId) => $"{type}:{subjectId}";
 }
 
 public sealed record Notification(string Id, string Type, string Title, string Body, JsonElement Data, DateTimeOffset CreatedAt, DateTimeOffset? ReadAt);
@@ -50,11 +66,13 @@ internal sealed class NotificationInbox(TimeProvider time, IEnumerable<INotifica
     }
 
     /// <summary>
-    /// Adds the same notification for each of <paramref name="userIds"/> in the caller's transaction (a follower
-    /// fan-out batch). Ids are <c>{idPrefix}:{userId}</c>, so a repeated batch adds nothing twice.
+    /// Adds the same notification for each of <paramref name="userIds"/> in the caller's transaction (a fan-out
+    /// batch). Ids are <c>{idPrefix}:{userId}</c>, so a repeated batch, or another fan-out with the same prefix
+    /// (<see cref="NotificationTypes.OncePerUser"/>), adds nothing twice. Returns the users it did add, the ones to push to.
     /// </summary>
-    public async Task AddForEachAsync(DbConnection c, DbTransaction tx, string idPrefix, IReadOnlyList<string> userIds, string type, string title, string body, string dataJson, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> AddForEachAsync(DbConnection c, DbTransaction tx, string idPrefix, IReadOnlyList<string> userIds, string type, string title, string body, string dataJson, CancellationToken ct)
     {
+        var added = new List<string>(userIds.Count);
         var at = time.GetUtcNow().ToUnixTimeMilliseconds();
         // A few statements of many rows each: one round trip per chunk, and well inside both engines' parameter limits.
         foreach (var chunk in userIds.Chunk(500))
@@ -67,10 +85,13 @@ internal sealed class NotificationInbox(TimeProvider time, IEnumerable<INotifica
                 rows.Add($"(@idPrefix || ':' || @u{i}, @u{i}, @type, @title, @body, @dataJson, @at)");
             }
 
-            await c.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO notifications (id, user_id, type, title, body, data, created_at) VALUES {string.Join(", ", rows)} ON CONFLICT DO NOTHING",
-                parameters, tx, cancellationToken: ct));
+            // RETURNING lists only the rows inserted, on both engines: a user someone already told is not pushed again.
+            added.AddRange(await c.QueryAsync<string>(new CommandDefinition(
+                $"INSERT INTO notifications (id, user_id, type, title, body, data, created_at) VALUES {string.Join(", ", rows)} ON CONFLICT DO NOTHING RETURNING user_id",
+                parameters, tx, cancellationToken: ct)));
         }
+
+        return added;
     }
 
     /// <summary>Pushes what <see cref="AddForEachAsync"/> stored to those of the users who have Pasar open (after the commit).</summary>

@@ -94,7 +94,9 @@ internal sealed class SellerWentLive(FollowerFanout fanout) : IEventHandler<Live
             ON CONFLICT (seller_id) DO UPDATE SET live_session_id = excluded.live_session_id
             """, new { e.SellerId, e.SessionId }, context.Transaction, cancellationToken: ct));
         var name = (await UserDirectory.FindAsync(context.Connection, context.Transaction, e.SellerId, ct))?.Name ?? e.SellerId;
-        await fanout.StartAsync(context.Connection, context.Transaction, context.EventId, e.SellerId, Notifications.NotificationTypes.SellerLive,
+        // One SELLER_LIVE per user and session, shared with the show's reminder subscribers (ADR 0015).
+        await fanout.StartAsync(context.Connection, context.Transaction, Notifications.NotificationTypes.OncePerUser(Notifications.NotificationTypes.SellerLive, e.SessionId),
+            e.SellerId, Notifications.NotificationTypes.SellerLive,
             $"{name} is live", e.Title, new { sessionId = e.SessionId, sellerId = e.SellerId, title = e.Title }, ct);
     }
 }

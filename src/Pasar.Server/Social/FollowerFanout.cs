@@ -106,13 +106,11 @@ internal sealed class FollowerFanout(Database database, IOptions<SocialOptions> 
                 var followers = (await c.QueryAsync<string>(new CommandDefinition(
                     "SELECT follower_id FROM follows WHERE seller_id = @SellerId AND follower_id > @after ORDER BY follower_id LIMIT @batch",
                     new { job.SellerId, after, batch }, tx, cancellationToken: ct))).AsList();
-                if (followers.Count > 0)
-                {
-                    // Written through the Notifications module; the id (job:follower) makes a repeated batch insert nothing.
-                    await inbox.AddForEachAsync(c, tx, job.Id, followers, job.Type, job.Title, job.Body, job.Data, ct);
-                }
-
-                notified = followers;
+                // Written through the Notifications module; the id (job:follower) makes a repeated batch insert
+                // nothing, and only the followers it did add are pushed to.
+                notified = followers.Count > 0
+                    ? [.. await inbox.AddForEachAsync(c, tx, job.Id, followers, job.Type, job.Title, job.Body, job.Data, ct)]
+                    : [];
                 var lastFollower = followers.Count > 0 ? followers[^1] : after;
                 await c.ExecuteAsync(new CommandDefinition(
                     followers.Count < batch

@@ -23,7 +23,7 @@ internal sealed class WebOptions
 internal static class WebModule
 {
     /// <summary>The pages of the app (SPEC §9); each answers with the same index.html and the app routes in the browser.</summary>
-    public static readonly ImmutableArray<string> Pages = ["/", "/live/{id}", "/p/{id}", "/me", "/studio", "/auth/callback"];
+    public static readonly ImmutableArray<string> Pages = ["/", "/live/{id}", "/p/{id}", "/seller/{id}", "/me", "/studio", "/auth/callback"];
 
     private const string AssetsPrefix = "/assets/";
 

@@ -1,6 +1,7 @@
 import { get, type Activity, type LiveSession, type Page, type Product } from '../api';
 import { useUser } from '../auth';
 import { ago } from '../format';
+import { ShowNotices, UpcomingShows } from '../upcoming';
 import { ErrorNote, Loading, Price, ProductName, Section, SellerName, SignInPrompt, Thumb, useAsync } from '../ui';
 
 function LiveNow() {
@@ -94,7 +95,9 @@ export default function Home() {
       <h1 class="sr-only">Pasar</h1>
       <div class="home">
         <div class="home-side">
+          <ShowNotices />
           <LiveNow />
+          <UpcomingShows />
           <Following />
         </div>
         <Products />

@@ -8,6 +8,7 @@ import { count, countdown, money } from '../format';
 import { useLiveRoom } from '../room';
 import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
 import { FollowButton } from './Product';
+import { NotifyMe, ShowNotices, startsAt } from '../upcoming';
 
 // ---- The player: hls.js where MSE exists, native HLS on Safari/iOS ----
 
@@ -260,7 +261,21 @@ export default function LiveRoom({ id }: { id?: string }) {
             </p>
           </div>
         )}
-        {s.status !== 'created' && src && <Player src={src} live={s.status === 'live'} />}
+        {s.status === 'scheduled' && (
+          <div class="player placeholder" role="status">
+            <p>
+              <SellerName id={s.sellerId} /> goes live {s.scheduledAt ? <time dateTime={s.scheduledAt}>{startsAt(s.scheduledAt)}</time> : 'soon'}.
+            </p>
+            <NotifyMe session={s} />
+          </div>
+        )}
+        {s.status === 'cancelled' && (
+          <div class="player placeholder" role="status">
+            <p>This show was cancelled.</p>
+          </div>
+        )}
+        <ShowNotices />
+        {s.status !== 'created' && s.status !== 'scheduled' && s.status !== 'cancelled' && src && <Player src={src} live={s.status === 'live'} />}
         {s.status === 'ended' && !src && (
           <div class="player placeholder" role="status">
             <p>This live show has ended{s.endedAt ? '' : ''}. No replay is available.</p>

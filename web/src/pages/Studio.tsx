@@ -10,6 +10,7 @@ import { ErrorNote, Loading, Section, SignInPrompt, useAsync } from '../ui';
 export default function Studio() {
   const user = useUser();
   const [title, setTitle] = useState('');
+  const [when, setWhen] = useState('');
   const [created, setCreated] = useState<Record<string, CreatedSession>>({});
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -36,10 +37,12 @@ export default function Studio() {
     e.preventDefault();
     setError(null);
     try {
-      const s = await post<CreatedSession>('/api/live/sessions', { title });
+      // datetime-local is the seller's own time; the API takes an instant.
+      const s = await post<CreatedSession>('/api/live/sessions', when ? { title, scheduledAt: new Date(when).toISOString() } : { title });
       setCreated((c) => ({ ...c, [s.id]: s }));
       setSelected(s.id);
       setTitle('');
+      setWhen('');
       sessions.reload();
     } catch (err) {
       setError(err);
@@ -59,7 +62,12 @@ export default function Studio() {
                 <label for="show-title">Title</label>
                 <input id="show-title" required maxLength={200} value={title} placeholder="Friday batik drop" onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
               </div>
-              <button type="submit" class="primary">Create show</button>
+              <div class="field">
+                <label for="show-when">Starts at (optional)</label>
+                <input id="show-when" type="datetime-local" value={when} onInput={(e) => setWhen((e.target as HTMLInputElement).value)} />
+                <span class="small muted">Leave empty to go live whenever you are ready. Your stream key works at once either way.</span>
+              </div>
+              <button type="submit" class="primary">{when ? 'Schedule show' : 'Create show'}</button>
               <ErrorNote error={error} />
             </form>
           </Section>
@@ -73,7 +81,8 @@ export default function Studio() {
                   <button type="button" class={`show ${s.id === selected ? 'selected' : ''}`} aria-pressed={s.id === selected} onClick={() => setSelected(s.id)}>
                     <strong class="clip">{s.title}</strong>
                     <span class="small">
-                      <span class={`badge ${s.status}`}>{statusLabel[s.status] ?? s.status}</span> {s.createdAt ? ago(s.createdAt) : ''}
+                      <span class={`badge ${s.status}`}>{statusLabel[s.status] ?? s.status}</span>{' '}
+                      {s.status === 'scheduled' && s.scheduledAt ? ago(s.scheduledAt) : s.createdAt ? ago(s.createdAt) : ''}
                     </span>
                   </button>
                 </li>

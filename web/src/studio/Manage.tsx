@@ -8,6 +8,7 @@ import { ErrorNote, Price, Section, useNow } from '../ui';
 import { ChatSettings } from './ChatSettings';
 import { FlashSaleForm } from './FlashSaleForm';
 import { GiveawayForm, PollForm } from '../engage';
+import { ScheduleControls } from './Schedule';
 import { Stats } from './Stats';
 import { statusLabel } from './status';
 import { StreamSettings } from './StreamSettings';
@@ -58,8 +59,18 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
           {live.replayUrl && <a href={`/live/${encodeURIComponent(live.id)}`}>Watch the replay</a>}
           <span class="muted">{count(room.viewers.current)} watching · peak {count(room.viewers.peak)}</span>
         </p>
-        {live.status !== 'ended' && <StreamSettings session={live} created={created} onRotated={onRotated} />}
-        {live.status !== 'ended' && (
+        {session.status === 'scheduled' && (
+          <ScheduleControls
+            key={session.scheduledAt ?? ''}
+            session={session}
+            onChanged={() => {
+              onChanged();
+              room.reloadSession();
+            }}
+          />
+        )}
+        {live.status !== 'ended' && live.status !== 'cancelled' && <StreamSettings session={live} created={created} onRotated={onRotated} />}
+        {live.status !== 'ended' && live.status !== 'cancelled' && live.status !== 'scheduled' && (
           <button type="button" class="danger" onClick={end}>End show</button>
         )}
         <ErrorNote error={error} />

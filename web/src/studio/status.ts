@@ -1,2 +1,2 @@
 /** What the studio calls each session status. */
-export const statusLabel: Record<string, string> = { created: 'Not started', live: 'Live', ended: 'Ended' };
+export const statusLabel: Record<string, string> = { scheduled: 'Scheduled', created: 'Not started', live: 'Live', ended: 'Ended', cancelled: 'Cancelled' };
