@@ -8,6 +8,7 @@ import { ErrorNote, Price, Section, useNow } from '../ui';
 import { ChatSettings } from './ChatSettings';
 import { FlashSaleForm } from './FlashSaleForm';
 import { GiveawayForm, PollForm } from '../engage';
+import { Moderators } from './Moderators';
 import { Stats } from './Stats';
 import { statusLabel } from './status';
 import { StreamSettings } from './StreamSettings';
@@ -107,6 +108,9 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
         <ChatPanel room={room} sessionId={session.id} moderator={user.role === 'seller' || user.role === 'admin'} />
         <Section title="Chat settings" id="chat-settings">
           <ChatSettings sessionId={session.id} />
+        </Section>
+        <Section title="Moderators" id="moderators">
+          <Moderators sessionId={session.id} />
         </Section>
       </div>
     </div>
