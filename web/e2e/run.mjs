@@ -1,5 +1,5 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, moderate)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { moderate } from './moderate.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -504,6 +505,8 @@ const scenarios = {
     await seller.getByRole('heading', { name: 'Live stats' }).waitFor();
     await screenshot(seller, 'studio-live');
   },
+
+  moderate: () => moderate({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
 };
 
 // ---------------------------------------------------------------------------------------------------------
