@@ -297,6 +297,22 @@ public sealed class ModeratorTests
         owner.Dispose();
     }
 
+    [Fact]
+    public async Task The_moderator_routes_are_in_the_OpenAPI_document()
+    {
+        await using var app = await PasarApp.StartAsync(Backend.Embedded);
+        var paths = JsonDocument.Parse(await app.Client.GetStringAsync("/openapi/v1.json", Ct)).RootElement.GetProperty("paths");
+        foreach (var (path, method) in new[]
+        {
+            ("/api/live/sessions/{id}/moderators/{userId}", "put"), ("/api/live/sessions/{id}/moderators/{userId}", "delete"),
+            ("/api/live/sessions/{id}/moderators", "get"), ("/api/live/sessions/{id}/moderators/me", "get"),
+        })
+        {
+            Assert.True(paths.TryGetProperty(path, out var item), $"{path} is missing from OpenAPI");
+            Assert.False(string.IsNullOrEmpty(item.GetProperty(method).GetProperty("operationId").GetString()), $"{method} {path} has no operationId");
+        }
+    }
+
     /// <summary>The first message in the next chat frame that has one matching <paramref name="match"/>.</summary>
     private static async Task<JsonElement> LineAsync(RoomClient client, Func<JsonElement, bool> match) =>
         (await client.WaitForAsync("chat", f => f.EnumerateArray().Any(match), TimeSpan.FromSeconds(15))).EnumerateArray().First(match);
