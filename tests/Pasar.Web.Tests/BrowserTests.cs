@@ -86,6 +86,17 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task A_seller_appoints_a_moderator_who_deletes_another_buyer_s_message_for_everyone()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/moderators/{userId}", "moderators (SPEC §14)");
+        var output = await BrowserScenario.RunAsync(server, "moderate", TimeSpan.FromMinutes(3));
+        Assert.Contains("Citra deleted Dimas’s message and it disappeared for Dimas", output, StringComparison.Ordinal);
+        Assert.Contains("Dimas sees Citra’s message with the moderator badge", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_show_created_in_the_studio_and_published_with_ffmpeg_plays_for_a_buyer()
     {
         BrowserScenario.RequireTools(ffmpeg: true);

@@ -299,6 +299,8 @@ export interface ChatMessage {
   userName: string;
   text: string;
   sentAt: string;
+  /** The sender's role in the session when sent (SPEC §6.2); absent from older servers. */
+  role?: 'seller' | 'moderator' | 'viewer' | string;
 }
 
 export interface Signals {

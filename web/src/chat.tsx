@@ -87,7 +87,10 @@ export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sess
         {room.chat.length === 0 && room.hub === 'connected' && <li class="muted small">No messages yet. Say hello!</li>}
         {room.chat.map((m) => (
           <li key={m.id} class={m.userId === user?.id ? 'mine' : ''} data-message-id={m.id}>
-            <span class="chat-name">{m.userName}</span> <span class="chat-text">{m.text}</span>
+            <span class="chat-name">{m.userName}</span>
+            {m.role === 'seller' && <span class="badge seller" data-testid="seller-badge">Seller</span>}
+            {m.role === 'moderator' && <span class="badge mod" data-testid="moderator-badge">Mod</span>}{' '}
+            <span class="chat-text">{m.text}</span>
             <time class="muted small" dateTime={m.sentAt}> {clock(m.sentAt)}</time>
             {moderator && m.userId !== user?.id && (
               <span class="mod">

@@ -11,10 +11,10 @@ internal static class EngagementApi
     public static void MapEngagementApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/live/sessions/{id}/polls", StartPoll).WithTags("Polls").WithName("StartPoll").RequireAuthorization(Policies.User)
-            .WithSummary("Open a poll with 2 to 6 options in your live session (owner, while live); one open poll per session");
+            .WithSummary("Open a poll with 2 to 6 options in a live session (owner or moderator, while live); one open poll per session");
         var polls = app.MapGroup("/api/polls").WithTags("Polls");
         polls.MapGet("/{id}", GetPoll).WithName("GetPoll").AllowAnonymous().WithSummary("A poll with its counts");
-        polls.MapPost("/{id}/close", ClosePoll).WithName("ClosePoll").RequireAuthorization(Policies.User).WithSummary("Close the poll now (owner); results stay visible");
+        polls.MapPost("/{id}/close", ClosePoll).WithName("ClosePoll").RequireAuthorization(Policies.User).WithSummary("Close the poll now (owner or moderator); results stay visible");
         polls.MapPost("/{id}/votes", Vote).WithName("VoteInPoll").RequireAuthorization(Policies.User)
             .WithSummary("Vote for an option (its index from 0); one vote per person, only while open");
 

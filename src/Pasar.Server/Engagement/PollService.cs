@@ -19,7 +19,7 @@ namespace Pasar.Server.Engagement;
 /// all nodes (a short SET NX in the hot store picks the node that pushes).
 /// </summary>
 internal sealed class PollService(
-    Database database, LiveSessionStore sessions, RoomBroadcaster broadcaster, HotStore store, TimeProvider time, ILogger<PollService> logger)
+    Database database, LiveSessionStore sessions, ISessionModerators moderators, RoomBroadcaster broadcaster, HotStore store, TimeProvider time, ILogger<PollService> logger)
 {
     public const int MinOptions = 2;
     public const int MaxOptions = 6;
@@ -55,9 +55,9 @@ internal sealed class PollService(
             return ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
         }
 
-        if (!EngagementAccess.CanRunPolls(session, userId))
+        if (!await EngagementAccess.CanRunPollsAsync(session, userId, moderators, ct))
         {
-            return ApiProblem.Forbidden("Only the session's seller can run polls.");
+            return ApiProblem.Forbidden("Only the session's seller or its moderators can run polls.");
         }
 
         if (session.Status != LiveStatus.Live)
@@ -149,9 +149,9 @@ internal sealed class PollService(
         }
 
         var session = await sessions.FindAsync(poll.SessionId, ct);
-        if (session is null || !EngagementAccess.CanRunPolls(session, userId))
+        if (session is null || !await EngagementAccess.CanRunPollsAsync(session, userId, moderators, ct))
         {
-            return ApiProblem.Forbidden("Only the session's seller can close its polls.");
+            return ApiProblem.Forbidden("Only the session's seller or its moderators can close its polls.");
         }
 
         await CloseOneAsync(poll, ct);

@@ -1,6 +1,7 @@
 namespace Pasar.Server.LiveRoom;
 
-public sealed record ChatMessage(string Id, string SessionId, string UserId, string UserName, string Text, DateTimeOffset SentAt);
+/// <summary>A chat message; <c>Role</c> is the sender's role in the session when sent: seller, moderator or viewer (SPEC §6.2).</summary>
+public sealed record ChatMessage(string Id, string SessionId, string UserId, string UserName, string Text, DateTimeOffset SentAt, string Role = ChatRoles.Viewer);
 
 public sealed record ChatDeleted(string SessionId, string MessageId);
 

@@ -20,6 +20,7 @@ internal sealed class ChatService(
     Database database,
     RoomSessions sessions,
     ChatSettingsCache settings,
+    SessionModerators moderators,
     ChatCoalescer coalescer,
     ChatWriter writer,
     TimeProvider time,
@@ -60,6 +61,7 @@ internal sealed class ChatService(
             throw Refuse(ChatErrors.BlockedWord, "Your message contains a word this room does not allow.");
         }
 
+        var role = await moderators.RoleOfAsync(session, userId, ct);
         var windowMs = Math.Max(1000, room.SlowModeSeconds * 1000);
         for (var attempt = 0; attempt < 2; attempt++)
         {
@@ -68,7 +70,7 @@ internal sealed class ChatService(
             switch (verdict)
             {
                 case "OK":
-                    var message = new ChatMessage(Ids.New(), sessionId, userId, userName, trimmed, DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()));
+                    var message = new ChatMessage(Ids.New(), sessionId, userId, userName, trimmed, DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()), role);
                     coalescer.Add(message);
                     writer.Enqueue(message);
                     metrics.ChatMessages.Add(1);

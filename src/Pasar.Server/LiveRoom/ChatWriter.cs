@@ -9,6 +9,6 @@ internal sealed class ChatWriter(Database database, ILogger<ChatWriter> logger) 
 {
     protected override Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<ChatMessage> batch, CancellationToken ct) =>
         c.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO chat_messages (id, session_id, user_id, user_name, text, sent_at) VALUES (@Id, @SessionId, @UserId, @UserName, @Text, @at) ON CONFLICT DO NOTHING",
-            batch.Select(m => new { m.Id, m.SessionId, m.UserId, m.UserName, m.Text, at = m.SentAt.ToUnixTimeMilliseconds() }), tx, cancellationToken: ct));
+            "INSERT INTO chat_messages (id, session_id, user_id, user_name, text, sent_at, role) VALUES (@Id, @SessionId, @UserId, @UserName, @Text, @at, @Role) ON CONFLICT DO NOTHING",
+            batch.Select(m => new { m.Id, m.SessionId, m.UserId, m.UserName, m.Text, at = m.SentAt.ToUnixTimeMilliseconds(), m.Role }), tx, cancellationToken: ct));
 }

@@ -72,7 +72,7 @@ internal sealed class LiveHub(
             await pins.ListAsync(sessionId, Context.ConnectionAborted),
             new LiveViewersSnapshot(current, peak),
             await state.ActiveFlashSaleAsync(sessionId, Context.ConnectionAborted),
-            await recent.GetAsync(sessionId, chatWriter, Context.ConnectionAborted),
+            await recent.GetAsync(session, chatWriter, Context.ConnectionAborted),
             member.ViewerToken,
             await state.ActivePollAsync(sessionId, Context.ConnectionAborted),
             await state.ActiveGiveawayAsync(sessionId, Context.ConnectionAborted));

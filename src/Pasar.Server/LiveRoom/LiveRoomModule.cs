@@ -70,6 +70,8 @@ internal static class LiveRoomModule
             broadcaster.Register<ViewersUpdated>("viewersUpdated");
             broadcaster.Register<SessionStatusChanged>("sessionStatus");
             broadcaster.Register<ChatSettings>("chatSettings");
+            broadcaster.Register<ModeratorsChanged>("moderatorsChanged");
+            broadcaster.OnEvent(services.GetRequiredService<SessionModerators>().Observe);
             broadcaster.OnEvent(services.GetRequiredService<RecentChat>().Observe);
             broadcaster.OnEvent(services.GetRequiredService<RoomSessions>().Observe);
             var settings = services.GetRequiredService<ChatSettingsCache>();
@@ -84,6 +86,8 @@ internal static class LiveRoomModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RoomBroadcaster>());
         builder.Services.AddSingleton<RoomSessions>();
         builder.Services.AddSingleton<ChatSettingsCache>();
+        builder.Services.AddSingleton<SessionModerators>();
+        builder.Services.AddSingleton<ISessionModerators>(sp => sp.GetRequiredService<SessionModerators>());
         builder.Services.AddSingleton<RecentChat>();
         builder.Services.AddSingleton<ChatWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatWriter>());
@@ -120,6 +124,7 @@ internal static class LiveRoomModule
         }).AllowAnonymous();
         app.MapPins();
         app.MapChatApi();
+        app.MapModerators();
         app.MapStats();
         return app;
     }

@@ -70,14 +70,15 @@ internal sealed class RecentChat
         }
     }
 
-    public async Task<IReadOnlyList<ChatMessage>> GetAsync(string sessionId, ChatWriter writer, CancellationToken ct)
+    public async Task<IReadOnlyList<ChatMessage>> GetAsync(RoomSession session, ChatWriter writer, CancellationToken ct)
     {
+        var sessionId = session.Id;
         if (!_rooms.TryGetValue(sessionId, out var ring))
         {
             await writer.FlushAsync();
             await using var c = await _database.OpenAsync(ct);
             var rows = await ChatHistory.QueryAsync(c, sessionId, null, null, Size, ct);
-            var loaded = new LinkedList<ChatMessage>(rows.Select(r => r.ToMessage()).Reverse());
+            var loaded = new LinkedList<ChatMessage>(rows.Select(r => r.ToMessage(session.SellerId)).Reverse());
             ring = _rooms.GetOrAdd(sessionId, loaded);
             if (!_registry.HasMembers(sessionId))
             {

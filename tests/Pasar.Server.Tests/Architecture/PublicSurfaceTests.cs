@@ -25,6 +25,8 @@ public sealed class PublicSurfaceTests
         "Pasar.Server.LiveRoom.RoomSnapshot",
         "Pasar.Server.LiveRoom.LiveViewersSnapshot",
         "Pasar.Server.LiveRoom.RoomSession",
+        "Pasar.Server.LiveRoom.ModeratorsChanged",
+        "Pasar.Server.LiveRoom.ModeratorStatus",
         "Pasar.Server.Live.LiveSession",
         "Pasar.Server.Live.LiveViewers",
         "Pasar.Server.FlashSales.FlashSale",

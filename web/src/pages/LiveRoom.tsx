@@ -4,6 +4,7 @@ import { ApiError, newIdempotencyKey, post, type FlashSale, type Order, type Pin
 import { openSignIn, useUser } from '../auth';
 import { ChatPanel } from '../chat';
 import { GiveawayCard, PollCard } from '../engage';
+import { ModeratorTools, useModerator } from '../moderation';
 import { count, countdown, money } from '../format';
 import { useLiveRoom } from '../room';
 import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
@@ -227,6 +228,7 @@ export default function LiveRoom({ id }: { id?: string }) {
   const sessionId = id ?? '';
   const user = useUser();
   const room = useLiveRoom(sessionId, { onPurchase: (e) => toast(purchaseText(e), 'purchase') });
+  const appointed = useModerator(sessionId, room);
   const s = room.session;
 
   if (room.sessionError) {
@@ -240,7 +242,8 @@ export default function LiveRoom({ id }: { id?: string }) {
   }
   if (!s) return <main id="main" class="page"><Loading what="the live show" /></main>;
 
-  const moderator = user !== null && (user.id === s.sellerId || user.role === 'admin');
+  const owner = user !== null && user.id === s.sellerId;
+  const moderator = user !== null && (owner || user.role === 'admin' || appointed);
   const src = s.status === 'ended' ? s.replayUrl : s.playbackUrl;
   return (
     <main id="main" class="page live-room">
@@ -287,6 +290,7 @@ export default function LiveRoom({ id }: { id?: string }) {
         {room.giveaway && <GiveawayCard giveaway={room.giveaway} />}
         <Pinned pinned={room.pinned} lowStock={room.lowStock} />
         <FollowButton sellerId={s.sellerId} />
+        {appointed && !owner && s.status !== 'ended' && <ModeratorTools session={s} poll={room.poll} />}
       </div>
       <ChatPanel room={room} sessionId={sessionId} moderator={moderator} />
     </main>

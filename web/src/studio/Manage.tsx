@@ -9,6 +9,7 @@ import { ChatSettings } from './ChatSettings';
 import { FlashSaleForm } from './FlashSaleForm';
 import { GiveawayForm, PollForm } from '../engage';
 import { ScheduleControls } from './Schedule';
+import { Moderators } from './Moderators';
 import { Stats } from './Stats';
 import { statusLabel } from './status';
 import { StreamSettings } from './StreamSettings';
@@ -118,6 +119,9 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
         <ChatPanel room={room} sessionId={session.id} moderator={user.role === 'seller' || user.role === 'admin'} />
         <Section title="Chat settings" id="chat-settings">
           <ChatSettings sessionId={session.id} />
+        </Section>
+        <Section title="Moderators" id="moderators">
+          <Moderators sessionId={session.id} />
         </Section>
       </div>
     </div>
