@@ -57,6 +57,7 @@ internal sealed class AnalyticsSink(
             int sent;
             try
             {
+                await RecountAsync(stoppingToken);
                 if (!_schemaReady)
                 {
                     var applied = await ClickHouseSchema.ApplyAsync(clickHouse, stoppingToken);
@@ -65,7 +66,6 @@ internal sealed class AnalyticsSink(
                         clickHouse.Url, clickHouse.Database, applied.Count == 0 ? "none" : string.Join(", ", applied));
                 }
 
-                await RecountAsync(stoppingToken);
                 sent = await DeliverBatchAsync(stoppingToken);
                 if (failures > 0)
                 {
@@ -127,7 +127,7 @@ internal sealed class AnalyticsSink(
               AND (locked_until IS NULL OR locked_until < @now OR locked_by = @node)
             RETURNING id AS Id, payload AS Payload
             """,
-            new { node = _node, until = now + (long)_options.Lease.TotalMilliseconds, now, batch = MaxRows }, tx, cancellationToken: ct))).AsList(), ct);
+            new { node = _node, until = now + (long)_options.Lease.TotalMilliseconds, now, batch = MaxRows }, tx, cancellationToken: ct))).OrderBy(r => r.Id).ToList(), ct);
         if (claimed.Count == 0)
         {
             return 0;
@@ -144,12 +144,13 @@ internal sealed class AnalyticsSink(
         }
 
         metrics.Sent.Add(claimed.Count);
-        foreach (var chunk in claimed.Select(r => r.Id).Chunk(1_000))
-        {
-            await database.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM analytics_spool WHERE id IN @ids", new { ids = chunk }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
-        }
-
+        // The rows this node holds up to the batch's last id are exactly the batch: each round claims the oldest
+        // eligible rows, its own leftovers included. A row another node took over after our lease lapsed is theirs
+        // to delete (and to send again, which the distinct ids absorb). No id list: Dapper hands a list to Npgsql
+        // as one array, which "IN" does not take.
+        await database.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM analytics_spool WHERE locked_by = @node AND id <= @last",
+            new { node = _node, last = claimed[^1].Id }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
         backlog.Add(-claimed.Count);
         return claimed.Count;
     }

@@ -58,6 +58,12 @@ internal sealed class AnalyticsSpool(
 
     protected override async Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<AnalyticsEvent> batch, CancellationToken ct)
     {
+        if (backlog.Rows + batch.Count >= _capacity / 2)
+        {
+            // Near the bound the estimate is not good enough: count exactly, in this transaction.
+            backlog.Set(await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM analytics_spool", transaction: tx, cancellationToken: ct)));
+        }
+
         var room = (int)Math.Clamp(_capacity - backlog.Rows, 0, batch.Count);
         if (room < batch.Count)
         {
