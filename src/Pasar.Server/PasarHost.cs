@@ -1,3 +1,4 @@
+using Pasar.Server.Analytics;
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Demo;
@@ -22,6 +23,7 @@ public static class PasarHost
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddPlatform();
+        builder.AddAnalytics();
         builder.AddCatalog();
         builder.AddOrders();
         builder.AddCoins();

@@ -17,6 +17,7 @@ internal sealed class LiveHub(
     ViewerPresence presence,
     LivePins pins,
     ViewWriter views,
+    RoomAnalyticsFeed analytics,
     LiveRoomState state,
     PasarMetrics metrics,
     TimeProvider time) : Hub
@@ -61,7 +62,7 @@ internal sealed class LiveHub(
             (current, peak) = await presence.CountAsync(sessionId);
         }
 
-        views.Record(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Start, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        RecordView(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Start, time.GetUtcNow().ToUnixTimeMilliseconds()));
         if (member.UserId is { } userId)
         {
             await presence.JoinedAsync(sessionId, userId);
@@ -94,7 +95,8 @@ internal sealed class LiveHub(
             throw new HubException($"{HubLimits.NotJoined}: Join the session before chatting in it.");
         }
 
-        await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted);
+        var sent = await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted);
+        analytics.Chat(sent);
     }
 
     public async Task Heartbeat(string sessionId)
@@ -106,7 +108,25 @@ internal sealed class LiveHub(
         }
 
         await presence.BeatAsync(sessionId, member.ViewerId);
-        views.Record(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Heartbeat, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        RecordView(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.Heartbeat, time.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>SPEC §13: the viewer clicked a product in the room (anonymous viewers too); more than a few a second are ignored.</summary>
+    public Task ProductClicked(string sessionId, string productId)
+    {
+        var member = Member();
+        if (sessionId is null || !member.Sessions.ContainsKey(sessionId))
+        {
+            throw new HubException($"{HubLimits.NotJoined}: Join the session first.");
+        }
+
+        if (!HubLimits.IsValidId(productId))
+        {
+            throw new HubException($"{HubLimits.InvalidProduct}: productId is 1 to 64 letters, digits, '-' or '_'.");
+        }
+
+        analytics.ProductClicked(member, sessionId, productId);
+        return Task.CompletedTask;
     }
 
     public Task WatchProduct(string productId)
@@ -147,7 +167,13 @@ internal sealed class LiveHub(
             await presence.LeaveAsync(sessionId, member.ViewerId);
         }
 
-        views.Record(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.End, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        RecordView(new ViewEvent(ViewId(sessionId), sessionId, member.ViewerId, member.UserId, ViewEventKind.End, time.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    private void RecordView(ViewEvent e)
+    {
+        views.Record(e);
+        analytics.View(e);
     }
 
     private string ViewId(string sessionId) => $"{Context.ConnectionId}:{sessionId}";

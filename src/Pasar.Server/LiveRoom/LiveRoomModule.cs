@@ -93,6 +93,7 @@ internal static class LiveRoomModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatWriter>());
         builder.Services.AddSingleton<ViewWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewWriter>());
+        builder.Services.AddSingleton<RoomAnalyticsFeed>();
         builder.Services.AddSingleton<ChatCoalescer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatCoalescer>());
         builder.Services.AddSingleton<ChatService>();

@@ -112,7 +112,7 @@ internal static class PinsApi
     }
 
     internal static async Task<Results<Ok<PinsUpdated>, ProblemHttpResult, ValidationProblem>> Pin(
-        string id, PinRequest body, ClaimsPrincipal user, RoomSessions sessions, LivePins pins, RoomBroadcaster broadcaster, CancellationToken ct)
+        string id, PinRequest body, ClaimsPrincipal user, RoomSessions sessions, LivePins pins, RoomBroadcaster broadcaster, RoomAnalyticsFeed analytics, CancellationToken ct)
     {
         var v = new RequestValidator().Text("productId", body.ProductId, 1, 64);
         if (!v.IsValid)
@@ -136,6 +136,7 @@ internal static class PinsApi
 
         var update = new PinsUpdated(id, pinned);
         await broadcaster.PublishAsync(RoomTarget.Session, id, "pinsUpdated", update);
+        analytics.PinShown(id, user.UserId(), body.ProductId!);
         return TypedResults.Ok(update);
     }
 

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Security.Claims;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Pasar.Server.Analytics;
 using Pasar.Server.Live;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform.Auth;
@@ -24,7 +25,8 @@ internal static class RoomAnalytics
             .WithSummary("Live analytics of a session (its owner or an admin)");
 
     internal static async Task<Results<Ok<LiveStats>, ProblemHttpResult>> Stats(
-        string id, ClaimsPrincipal user, RoomSessions sessions, ViewerPresence presence, ViewWriter views, ChatWriter chat, Database db, CancellationToken ct)
+        string id, ClaimsPrincipal user, RoomSessions sessions, ViewerPresence presence, ViewWriter views, ChatWriter chat, Database db,
+        ISessionAnalytics analytics, ILoggerFactory logs, CancellationToken ct)
     {
         var session = await sessions.FindAsync(id, ct);
         if (session is null)
@@ -39,7 +41,45 @@ internal static class RoomAnalytics
 
         await views.FlushAsync();
         await chat.FlushAsync();
+        var figures = await FiguresAsync(session, analytics, db, logs, ct);
         var (current, peak) = await presence.CountAsync(id);
+        await using var c = await db.OpenAsync(ct);
+        var storedPeak = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT peak_viewers FROM live_room_stats WHERE session_id = @id", new { id }, cancellationToken: ct)) ?? 0;
+        var timeline = (await c.QueryAsync<(long At, long Viewers)>(new CommandDefinition(
+            "SELECT at, viewers FROM live_viewer_samples WHERE session_id = @id ORDER BY at", new { id }, cancellationToken: ct)))
+            .Select(s => new ViewerSample(DateTimeOffset.FromUnixTimeMilliseconds(s.At), s.Viewers)).ToList();
+        return TypedResults.Ok(new LiveStats(
+            figures.UniqueViewers, figures.TotalViews, Math.Max(peak, storedPeak), current, figures.AvgWatchSeconds,
+            figures.ChatMessages, figures.Purchases, figures.GmvMinor,
+            figures.UniqueViewers == 0 ? 0 : Math.Round((double)figures.Buyers / figures.UniqueViewers, 4), timeline));
+    }
+
+    /// <summary>
+    /// The event figures of a session: from ClickHouse when it is configured (SPEC §13), else from the room's SQL
+    /// tables. Current and peak viewers and the timeline are the room's live state and come from it either way.
+    /// A ClickHouse that cannot answer falls back to SQL, which holds the same events.
+    /// </summary>
+    private static async Task<SessionFigures> FiguresAsync(RoomSession session, ISessionAnalytics analytics, Database db, ILoggerFactory logs, CancellationToken ct)
+    {
+        if (analytics.Enabled)
+        {
+            try
+            {
+                return await analytics.SessionAsync(session.SellerId, session.Id, ct);
+            }
+            catch (Exception ex) when (ex is ClickHouseException or ClickHouseUnavailableException)
+            {
+                logs.CreateLogger(typeof(RoomAnalytics)).LogWarning("Stats of {SessionId} answered from SQL: ClickHouse could not ({Error})", session.Id, ex.Message);
+            }
+        }
+
+        return await SqlFiguresAsync(db, session.Id, ct);
+    }
+
+    /// <summary>The SQL path's figures (the embedded default), kept beside ClickHouse's for the same events.</summary>
+    internal static async Task<SessionFigures> SqlFiguresAsync(Database db, string id, CancellationToken ct)
+    {
         await using var c = await db.OpenAsync(ct);
         var viewing = await c.QuerySingleAsync<(long Unique, long Total, double? AvgMs)>(new CommandDefinition(
             """
@@ -49,14 +89,7 @@ internal static class RoomAnalytics
         var chatCount = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE session_id = @id", new { id }, cancellationToken: ct));
         var sales = await c.QuerySingleAsync<(long Purchases, long? Gmv, long Buyers)>(new CommandDefinition(
             "SELECT COUNT(*), SUM(amount_minor), COUNT(DISTINCT buyer_id) FROM live_purchases WHERE session_id = @id", new { id }, cancellationToken: ct));
-        var storedPeak = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT peak_viewers FROM live_room_stats WHERE session_id = @id", new { id }, cancellationToken: ct)) ?? 0;
-        var timeline = (await c.QueryAsync<(long At, long Viewers)>(new CommandDefinition(
-            "SELECT at, viewers FROM live_viewer_samples WHERE session_id = @id ORDER BY at", new { id }, cancellationToken: ct)))
-            .Select(s => new ViewerSample(DateTimeOffset.FromUnixTimeMilliseconds(s.At), s.Viewers)).ToList();
-        return TypedResults.Ok(new LiveStats(
-            viewing.Unique, viewing.Total, Math.Max(peak, storedPeak), current, Math.Round((viewing.AvgMs ?? 0) / 1000.0, 1),
-            chatCount, sales.Purchases, sales.Gmv ?? 0, viewing.Unique == 0 ? 0 : Math.Round((double)sales.Buyers / viewing.Unique, 4), timeline));
+        return new SessionFigures(viewing.Unique, viewing.Total, Math.Round((viewing.AvgMs ?? 0) / 1000.0, 1), chatCount, sales.Purchases, sales.Gmv ?? 0, sales.Buyers, 0);
     }
 }
 
@@ -64,7 +97,7 @@ internal static class RoomAnalytics
 /// Attributes a purchase to a live session: an order for the seller's product, placed while the seller was
 /// live, by a buyer who was watching that session.
 /// </summary>
-internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewerPresence presence) : IEventHandler<PurchaseCompleted>
+internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewerPresence presence, IAnalyticsRecorder analytics) : IEventHandler<PurchaseCompleted>
 {
     public async Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
     {
@@ -78,9 +111,17 @@ internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewerP
                     "SELECT COUNT(*) FROM live_views WHERE session_id = @Id AND user_id = @BuyerId", new { session.Id, e.BuyerId }, context.Transaction, cancellationToken: ct)) > 0;
             if (watched)
             {
-                await context.Connection.ExecuteAsync(new CommandDefinition(
+                var attributed = await context.Connection.ExecuteAsync(new CommandDefinition(
                     "INSERT INTO live_purchases (order_id, session_id, buyer_id, amount_minor, at) VALUES (@OrderId, @Id, @BuyerId, @TotalMinor, @at) ON CONFLICT DO NOTHING",
                     new { e.OrderId, session.Id, e.BuyerId, e.TotalMinor, at = e.At.ToUnixTimeMilliseconds() }, context.Transaction, cancellationToken: ct));
+                if (attributed == 1)
+                {
+                    // Spooled in the same transaction: the purchase is in ClickHouse's future exactly when it is in SQL.
+                    await analytics.RecordAsync(context.Connection, context.Transaction, new AnalyticsEvent(
+                        "purchase:" + e.OrderId, AnalyticsKind.Purchase, session.Id, e.SellerId, e.BuyerId, e.BuyerId, e.At.ToUnixTimeMilliseconds(),
+                        ProductId: e.ProductId, AmountMinor: e.TotalMinor, Currency: e.Currency, FlashSaleId: e.FlashSaleId), ct);
+                }
+
                 return;
             }
         }

@@ -45,6 +45,9 @@ internal sealed class RoomSessions(LiveSessionStore store, TimeProvider time)
         return session;
     }
 
+    /// <summary>The seller of a session looked up before, fresh or not (a session's seller never changes); null if not cached.</summary>
+    public string? KnownSeller(string sessionId) => _cache.TryGetValue(sessionId, out var hit) ? hit.Session?.SellerId : null;
+
     public void Observe(RoomTarget target, string id, string method, object payload)
     {
         if (target == RoomTarget.Session && method == "sessionStatus")
