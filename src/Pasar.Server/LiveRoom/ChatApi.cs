@@ -13,7 +13,7 @@ internal static class ChatApi
 {
     public static void MapChatApi(this IEndpointRouteBuilder app)
     {
-        var session = app.MapGroup("/api/live/sessions/{id}").WithTags("Live room");
+        var session = app.MapGroup("/api/live/sessions/{id}").WithTags("Live room").RequireId("id", "SESSION_NOT_FOUND", "Live session");
         session.MapGet("/chat", History).AllowAnonymous().WithSummary("Chat history of a session, newest first");
         session.MapDelete("/chat/{messageId}", Delete).RequireAuthorization(Policies.User).WithSummary("Remove a message for everyone (owner, moderator or admin)");
         session.MapPost("/mutes", MuteUser).RequireAuthorization(Policies.User).WithSummary("Mute a user in this room for a while (owner, moderator or admin)");
@@ -21,7 +21,7 @@ internal static class ChatApi
     }
 
     internal static async Task<Results<Ok<Page<ChatMessage>>, ProblemHttpResult, ValidationProblem>> History(
-        string id, [FromQuery] int? limit, [FromQuery] string? cursor, RoomSessions sessions, ChatWriter writer, Database db, CancellationToken ct)
+        string id, [FromQuery] int? limit, [FromQuery] string? cursor, RoomSessions sessions, ChatMessages messages, CancellationToken ct)
     {
         var v = new RequestValidator();
         var page = PageRequest.From(limit, cursor, v);
@@ -35,15 +35,11 @@ internal static class ChatApi
             return ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
         }
 
-        await writer.FlushAsync();
-        await using var c = await db.OpenAsync(ct);
-        var rows = await ChatHistory.QueryAsync(c, id, page.BeforeTime, page.BeforeId, page.FetchSize, ct);
-        return TypedResults.Ok(page.ToPage(rows, r => r.SentAt, r => r.Id, r => r.ToMessage(session.SellerId)));
+        return TypedResults.Ok(await messages.PageAsync(session, page, ct));
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        string id, string messageId, ClaimsPrincipal user, RoomSessions sessions, SessionModerators moderators, ChatWriter writer, Database db,
-        RoomBroadcaster broadcaster, TimeProvider time, CancellationToken ct)
+        string id, string messageId, ClaimsPrincipal user, RoomSessions sessions, SessionModerators moderators, ChatMessages messages, CancellationToken ct)
     {
         var (session, problem) = await ModeratedSessionAsync(id, user, sessions, moderators, ct);
         if (problem is not null)
@@ -52,24 +48,13 @@ internal static class ChatApi
         }
 
         // A moderator keeps the chat clean; the seller's own words are the seller's to remove.
-        var seller = session!.SellerId;
-        var mayRemoveSeller = seller == user.UserId() || user.IsAdmin();
-        await writer.FlushAsync(); // a message sent a moment ago is in SQL before we mark it
-        var deleted = await db.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
-            "UPDATE chat_messages SET deleted_at = @now WHERE id = @messageId AND session_id = @id AND deleted_at IS NULL AND (@mayRemoveSeller OR user_id <> @seller)",
-            new { now = time.GetUtcNow().ToUnixTimeMilliseconds(), messageId, id, mayRemoveSeller, seller }, tx, cancellationToken: ct)), ct);
-        if (deleted == 0 && !mayRemoveSeller && await IsSellersMessageAsync(db, id, messageId, seller, ct))
+        var mayRemoveSellers = session!.SellerId == user.UserId() || user.IsAdmin();
+        return await messages.RemoveAsync(session, messageId, mayRemoveSellers, ct) switch
         {
-            return ApiProblem.Forbidden("A moderator cannot remove the seller's messages.");
-        }
-
-        if (deleted == 0)
-        {
-            return ApiProblem.NotFound("MESSAGE_NOT_FOUND", "Chat message");
-        }
-
-        await broadcaster.PublishAsync(RoomTarget.Session, id, "chatDeleted", new ChatDeleted(id, messageId));
-        return TypedResults.NoContent();
+            ChatRemoval.Removed => TypedResults.NoContent(),
+            ChatRemoval.SellersMessage => ApiProblem.Forbidden("A moderator cannot remove the seller's messages."),
+            _ => ApiProblem.NotFound("MESSAGE_NOT_FOUND", "Chat message"),
+        };
     }
 
     internal static async Task<Results<Created<Mute>, ProblemHttpResult, ValidationProblem>> MuteUser(
@@ -100,7 +85,7 @@ internal static class ChatApi
     }
 
     internal static async Task<Results<Ok<ChatSettings>, ProblemHttpResult, ValidationProblem>> Settings(
-        string id, ChatSettingsRequest body, ClaimsPrincipal user, RoomSessions sessions, SessionModerators moderators, Database db, ChatSettingsCache cache, RoomBroadcaster broadcaster, TimeProvider time, CancellationToken ct)
+        string id, ChatSettingsRequest body, ClaimsPrincipal user, RoomSessions sessions, SessionModerators moderators, ChatSettingsCache cache, RoomBroadcaster broadcaster, CancellationToken ct)
     {
         var v = new RequestValidator().Range("slowModeSeconds", body.SlowModeSeconds, 0, 3600);
         var words = (body.BlockedWords ?? []).Select(w => w?.Trim() ?? "").ToList();
@@ -120,14 +105,7 @@ internal static class ChatApi
         }
 
         var settings = new ChatSettings(body.SlowModeSeconds!.Value, words.Distinct(StringComparer.OrdinalIgnoreCase).ToList());
-        await db.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO chat_settings (session_id, slow_mode_seconds, blocked_words, updated_at) VALUES (@id, @slow, @words, @now)
-            ON CONFLICT (session_id) DO UPDATE SET slow_mode_seconds = excluded.slow_mode_seconds, blocked_words = excluded.blocked_words, updated_at = excluded.updated_at
-            """,
-            new { id, slow = settings.SlowModeSeconds, words = JsonSerializer.Serialize(settings.BlockedWords), now = time.GetUtcNow().ToUnixTimeMilliseconds() },
-            tx, cancellationToken: ct)), ct);
-        cache.Invalidate(id);
+        await cache.SaveAsync(id, settings, ct);
         // Tells the other nodes to drop their cached copy, and the room to show the new slow mode.
         await broadcaster.PublishAsync(RoomTarget.Session, id, "chatSettings", settings);
         return TypedResults.Ok(settings);
@@ -146,13 +124,5 @@ internal static class ChatApi
         return await moderators.MayModerateChatAsync(session, user, ct)
             ? (session, null)
             : (session, ApiProblem.Forbidden("Only the session's seller, its moderators or an admin can do this."));
-    }
-
-    private static async Task<bool> IsSellersMessageAsync(Database db, string id, string messageId, string seller, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        return await c.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM chat_messages WHERE id = @messageId AND session_id = @id AND user_id = @seller AND deleted_at IS NULL",
-            new { messageId, id, seller }, cancellationToken: ct)) > 0;
     }
 }

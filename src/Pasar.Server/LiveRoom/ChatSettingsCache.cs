@@ -6,8 +6,11 @@ using Pasar.Server.Platform.Storage;
 
 namespace Pasar.Server.LiveRoom;
 
-/// <summary>Room chat settings (slow mode, blocked words) cached per node, dropped when the owner changes them.</summary>
-internal sealed class ChatSettingsCache(Database database)
+/// <summary>
+/// The <c>chat_settings</c> table: a room's slow mode and blocked words, cached per node and dropped when they change
+/// (the <c>chatSettings</c> push tells the other nodes).
+/// </summary>
+internal sealed class ChatSettingsCache(Database database, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, (ChatSettings Settings, System.Text.RegularExpressions.Regex? Blocked)> _cache = new(StringComparer.Ordinal);
 
@@ -30,6 +33,19 @@ internal sealed class ChatSettingsCache(Database database)
     }
 
     public void Invalidate(string sessionId) => _cache.TryRemove(sessionId, out _);
+
+    /// <summary>Stores a room's settings and drops this node's copy.</summary>
+    public async Task SaveAsync(string sessionId, ChatSettings settings, CancellationToken ct)
+    {
+        await database.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO chat_settings (session_id, slow_mode_seconds, blocked_words, updated_at) VALUES (@sessionId, @slow, @words, @now)
+            ON CONFLICT (session_id) DO UPDATE SET slow_mode_seconds = excluded.slow_mode_seconds, blocked_words = excluded.blocked_words, updated_at = excluded.updated_at
+            """,
+            new { sessionId, slow = settings.SlowModeSeconds, words = JsonSerializer.Serialize(settings.BlockedWords), now = time.GetUtcNow().ToUnixTimeMilliseconds() },
+            tx, cancellationToken: ct)), ct);
+        Invalidate(sessionId);
+    }
 
     public static async Task<ChatSettings> LoadAsync(DbConnection c, string sessionId, CancellationToken ct)
     {

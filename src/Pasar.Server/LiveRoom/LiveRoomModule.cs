@@ -90,6 +90,7 @@ internal static class LiveRoomModule
         builder.Services.AddSingleton<ISessionModerators>(sp => sp.GetRequiredService<SessionModerators>());
         builder.Services.AddSingleton<RecentChat>();
         builder.Services.AddSingleton<ChatWriter>();
+        builder.Services.AddSingleton<ChatMessages>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatWriter>());
         builder.Services.AddSingleton<ViewWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewWriter>());
