@@ -75,7 +75,8 @@ foreach (var b in backends)
         "check-ins" => await DailyScenarios.CheckInsAsync(target, concurrency, duration),
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, flash, ingest, chat."),
+        "polls" => await PollScenario.RunAsync(target, concurrency, duration),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, chat."),
     };
     Console.WriteLine(result.Row);
 }

@@ -297,6 +297,32 @@ public sealed class ModeratorTests
         owner.Dispose();
     }
 
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Thirty_appointments_in_parallel_stop_at_the_cap_of_twenty(Backend backend)
+    {
+        await using var app = await PasarApp.StartAsync(backend);
+        var (sessionId, owner) = await PollTests.OnAirAsync(app);
+        for (var i = 0; i < 30; i++)
+        {
+            (await SignedInAsync(app, $"helper-{i}")).Dispose();
+        }
+
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = Enumerable.Range(0, 30).Select(i => Task.Run(async () =>
+        {
+            await go.Task;
+            using var response = await AppointAsync(owner, sessionId, $"helper-{i}");
+            return response.StatusCode == HttpStatusCode.NoContent ? "ok" : (await response.JsonAsync()).GetProperty("code").GetString();
+        }, Ct)).ToList();
+        go.SetResult();
+        var codes = await Task.WhenAll(calls);
+        Assert.Equal(20, codes.Count(c => c == "ok"));
+        Assert.All(codes.Where(c => c != "ok"), c => Assert.Equal("TOO_MANY_MODERATORS", c));
+        Assert.Equal(20L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM live_moderators WHERE session_id = @sessionId", new { sessionId }));
+        owner.Dispose();
+    }
+
     [Fact]
     public async Task The_moderator_routes_are_in_the_OpenAPI_document()
     {
