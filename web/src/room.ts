@@ -163,6 +163,9 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
   useEffect(() => {
     const hub = createLiveHub();
     hubRef.current = hub;
+    // A new connection (a new identity after sign-in): consumers that bind handlers to the connection once it is
+    // 'connected' must see the status change, or they stay bound to the connection just stopped.
+    dispatch({ type: 'hub', status: 'connecting' });
     let stopped = false;
     let heartbeat: ReturnType<typeof setInterval> | null = null;
 

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { del, get, put, type AppNotification, type LiveSession, type Page } from './api';
 import { openSignIn, useUser } from './auth';
 import { ago } from './format';
-import { createLiveHub } from './hub';
+import { createLiveHub, type HubConnection } from './hub';
 import { ErrorNote, Loading, Section, SellerName, useAsync } from './ui';
 
 /** When a show starts, in the viewer's own time zone, and how far off that is. */
@@ -55,19 +55,25 @@ export function NotifyMe({ session }: { session: LiveSession }) {
   );
 }
 
-/** Shows reminders, reschedules and cancellations as they are pushed to this user. */
-export function ShowNotices() {
+/**
+ * Shows reminders, reschedules and cancellations as they are pushed to this user. A page that already holds a
+ * hub connection (the live room) passes it, or null while it connects, so a viewer keeps one connection;
+ * without the prop this opens its own.
+ */
+export function ShowNotices({ hub: shared }: { hub?: HubConnection | null } = {}) {
   const user = useUser();
   const [notes, setNotes] = useState<AppNotification[]>([]);
   useEffect(() => {
-    if (!user) return;
-    const hub = createLiveHub();
-    hub.on('notification', (n: AppNotification) => {
+    if (!user || shared === null) return; // null: the page's connection is not up yet
+    const hub = shared ?? createLiveHub();
+    const handler = (n: AppNotification) => {
       if (['SHOW_STARTING', 'SHOW_RESCHEDULED', 'SHOW_CANCELLED', 'SELLER_LIVE'].includes(n.type)) setNotes((list) => [n, ...list.filter((x) => x.id !== n.id)].slice(0, 3));
-    });
+    };
+    hub.on('notification', handler);
+    if (shared) return () => hub.off('notification', handler);
     hub.start().catch(() => undefined);
     return () => void hub.stop();
-  }, [user?.id]);
+  }, [user?.id, shared]);
   if (notes.length === 0) return null;
   return (
     <div class="show-notices" role="status" aria-live="polite" data-testid="show-notices">

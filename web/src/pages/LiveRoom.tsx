@@ -277,7 +277,7 @@ export default function LiveRoom({ id }: { id?: string }) {
             <p>This show was cancelled.</p>
           </div>
         )}
-        <ShowNotices />
+        <ShowNotices hub={room.hub === 'connected' ? room.hubRef.current : null} />
         {s.status !== 'created' && s.status !== 'scheduled' && s.status !== 'cancelled' && src && <Player src={src} live={s.status === 'live'} />}
         {s.status === 'ended' && !src && (
           <div class="player placeholder" role="status">
