@@ -115,5 +115,7 @@ public sealed class BrowserTests
         var output = await BrowserScenario.RunAsync(server, "remind", TimeSpan.FromMinutes(3));
         Assert.Contains("the reminder arrived in the page", output, StringComparison.Ordinal);
         Assert.Contains("the seller's page lists the upcoming show", output, StringComparison.Ordinal);
+        Assert.Contains("the buyer was told in the page", output, StringComparison.Ordinal);
+        Assert.Contains("the seller cancelled it in the studio", output, StringComparison.Ordinal);
     }
 }

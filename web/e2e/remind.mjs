@@ -51,4 +51,22 @@ export default async function remind({ newPage, signIn, step, api, token, screen
   await buyer.goto('/seller/demo-seller-ayu');
   await buyer.getByTestId('upcoming').locator('strong', { hasText: title }).waitFor();
   step("the seller's page lists the upcoming show");
+
+  // The seller moves the show in the studio, then cancels it: the buyer is told both, live, on the seller's page.
+  const later = await seller.evaluate(() => {
+    const d = new Date(Date.now() + 45 * 60_000);
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  });
+  await seller.getByLabel('New start time').fill(later);
+  await seller.getByRole('button', { name: 'Reschedule' }).click();
+  await seller.getByTestId('schedule-controls').getByText('Subscribers were told').waitFor();
+  await buyer.getByTestId('show-notices').locator('[data-type="SHOW_RESCHEDULED"]', { hasText: title }).waitFor({ timeout: 20000 });
+  step('the seller rescheduled in the studio and the buyer was told in the page');
+  seller.once('dialog', (d) => d.accept());
+  await seller.getByRole('button', { name: 'Cancel show' }).click();
+  await buyer.getByTestId('show-notices').locator('[data-type="SHOW_CANCELLED"]', { hasText: title }).waitFor({ timeout: 20000 });
+  const cancelled = (await seller.getByTestId('session-status').textContent()).trim();
+  step(`the seller cancelled it in the studio ("${cancelled}") and the buyer was told in the page`);
+  await screenshot(seller, 'studio-cancelled');
 }

@@ -114,6 +114,18 @@ internal sealed class ShowNoticeFanout(
     internal async Task<bool> DeliverOneAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // A read first: every node polls four times a second, and on SQLite a write transaction that finds nothing
+        // still takes the one write lock from the requests.
+        await using (var read = await database.OpenAsync(ct))
+        {
+            if (await read.ExecuteScalarAsync<long?>(new CommandDefinition(
+                "SELECT 1 FROM show_notices WHERE done_at IS NULL AND due_at <= @now AND (locked_until IS NULL OR locked_until < @now) LIMIT 1",
+                new { now }, cancellationToken: ct)) is null)
+            {
+                return false;
+            }
+        }
+
         var notice = await database.InTransactionAsync(async (c, tx) =>
             await c.QuerySingleOrDefaultAsync<NoticeRow>(new CommandDefinition(
                 $"""

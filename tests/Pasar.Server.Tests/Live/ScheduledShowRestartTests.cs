@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
+using Dapper;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Pasar.Server.Live;
@@ -81,6 +82,71 @@ public sealed class ScheduledShowRestartTests
             {
             }
         }
+    }
+
+    [Fact]
+    public async Task A_kill_in_the_middle_of_a_reminder_fan_out_resumes_after_restart_and_reminds_everyone_once()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "pasar-show-fanout-crash-" + Guid.NewGuid().ToString("N")[..8]);
+        var settings = await PasarApp.SettingsForAsync(Backend.Scaled, dataDir);
+        ScheduledShowTests.ShortTimes(settings); // batches of 7
+        var port = LocalServers.FreePort();
+        await using var db = PasarApp.DatabaseFor(settings);
+        const int subscribers = 200;
+        string id;
+        await using (var server = await ServerProcess.StartAsync(settings, port))
+        {
+            using var seller = server.NewClient(await server.TokenAsync("seller-1", "seller"));
+            id = (await (await seller.PostAsJsonAsync("/api/live/sessions", new { title = "Crash show", scheduledAt = DateTimeOffset.UtcNow.AddSeconds(8) }, Ct)).JsonAsync()).GetProperty("id").GetString()!;
+            using (var buyer = server.NewClient(await server.TokenAsync("buyer-000", "buyer")))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, (await buyer.PutAsync($"/api/live/sessions/{id}/reminders", null, Ct)).StatusCode);
+            }
+
+            // The other subscribers straight into SQL, and each reminder made slow (50 ms inside its batch's
+            // transaction), so the fan-out runs about ten seconds.
+            await db.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(
+                """
+                INSERT INTO show_reminders (session_id, user_id, created_at)
+                SELECT @id, 'buyer-' || lpad(i::text, 3, '0'), 0 FROM generate_series(1, @more) AS i;
+                CREATE FUNCTION slow_reminder() RETURNS trigger AS $$
+                BEGIN
+                  IF NEW.type = 'SHOW_STARTING' THEN PERFORM pg_sleep(0.05); END IF;
+                  RETURN NEW;
+                END $$ LANGUAGE plpgsql;
+                CREATE TRIGGER slow_reminder BEFORE INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION slow_reminder();
+                """, new { id, more = subscribers - 1 }, tx), Ct);
+            await PasarApp.EventuallyAsync(async () =>
+            {
+                await using var c = await db.OpenAsync(Ct);
+                return await c.ExecuteScalarAsync<long>("SELECT delivered FROM show_notices WHERE session_id = @id AND type = 'SHOW_STARTING' AND done_at IS NULL", new { id }) >= 30;
+            }, TimeSpan.FromSeconds(40), "the reminder fan-out to be part way");
+            server.Kill();
+        }
+
+        await using (var c = await db.OpenAsync(Ct))
+        {
+            var written = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM notifications WHERE type = 'SHOW_STARTING'");
+            Assert.InRange(written, 30, subscribers - 1); // killed part way: some reminded, not all
+            Assert.Equal(written, await c.ExecuteScalarAsync<long>("SELECT delivered FROM show_notices WHERE session_id = @id AND type = 'SHOW_STARTING'", new { id }));
+        }
+
+        await db.InTransactionAsync(async (c, tx) => await c.ExecuteAsync("DROP TRIGGER slow_reminder ON notifications; DROP FUNCTION slow_reminder()", transaction: tx), Ct);
+        await using var restarted = await ServerProcess.StartAsync(settings, port);
+        await PasarApp.EventuallyAsync(async () =>
+        {
+            await using var c = await db.OpenAsync(Ct);
+            return await c.ExecuteScalarAsync<long?>("SELECT done_at FROM show_notices WHERE session_id = @id AND type = 'SHOW_STARTING'", new { id }) is not null;
+        }, TimeSpan.FromSeconds(40), "the restarted node to finish the fan-out once the lease lapsed");
+        await using (var c = await db.OpenAsync(Ct))
+        {
+            Assert.Equal((long)subscribers, await c.ExecuteScalarAsync<long>("SELECT COUNT(DISTINCT user_id) FROM notifications WHERE type = 'SHOW_STARTING'"));
+            Assert.Equal((long)subscribers, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM notifications WHERE type = 'SHOW_STARTING'"));
+            Assert.Equal((long)subscribers, await c.ExecuteScalarAsync<long>("SELECT delivered FROM show_notices WHERE session_id = @id AND type = 'SHOW_STARTING'", new { id }));
+        }
+
+        using var first = restarted.NewClient(await restarted.TokenAsync("buyer-000", "buyer"));
+        Assert.Single(await ScheduledShowTests.NotificationsAsync(first, "SHOW_STARTING", id));
     }
 
     [Fact]

@@ -62,7 +62,6 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
         </p>
         {session.status === 'scheduled' && (
           <ScheduleControls
-            key={session.scheduledAt ?? ''}
             session={session}
             onChanged={() => {
               onChanged();
