@@ -10,20 +10,22 @@ internal static class EngagementApi
 {
     public static void MapEngagementApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/live/sessions/{id}/polls", StartPoll).WithTags("Polls").WithName("StartPoll").RequireAuthorization(Policies.User)
+        app.MapGroup("/api/live/sessions/{id}/polls").RequireId("id", "SESSION_NOT_FOUND", "Live session")
+            .MapPost("/", StartPoll).WithTags("Polls").WithName("StartPoll").RequireAuthorization(Policies.User)
             .WithSummary("Open a poll with 2 to 6 options in a live session (owner or moderator, while live); one open poll per session");
-        var polls = app.MapGroup("/api/polls").WithTags("Polls");
-        polls.MapGet("/{id}", GetPoll).WithName("GetPoll").AllowAnonymous().WithSummary("A poll with its counts");
-        polls.MapPost("/{id}/close", ClosePoll).WithName("ClosePoll").RequireAuthorization(Policies.User).WithSummary("Close the poll now (owner or moderator); results stay visible");
-        polls.MapPost("/{id}/votes", Vote).WithName("VoteInPoll").RequireAuthorization(Policies.User)
+        var polls = app.MapGroup("/api/polls/{id}").WithTags("Polls").RequireId("id", "POLL_NOT_FOUND", "Poll");
+        polls.MapGet("/", GetPoll).WithName("GetPoll").AllowAnonymous().WithSummary("A poll with its counts");
+        polls.MapPost("/close", ClosePoll).WithName("ClosePoll").RequireAuthorization(Policies.User).WithSummary("Close the poll now (owner or moderator); results stay visible");
+        polls.MapPost("/votes", Vote).WithName("VoteInPoll").RequireAuthorization(Policies.User)
             .WithSummary("Vote for an option (its index from 0); one vote per person, only while open");
 
-        app.MapPost("/api/live/sessions/{id}/giveaways", StartGiveaway).WithTags("Giveaways").WithName("StartGiveaway").RequireAuthorization(Policies.User)
+        app.MapGroup("/api/live/sessions/{id}/giveaways").RequireId("id", "SESSION_NOT_FOUND", "Live session")
+            .MapPost("/", StartGiveaway).WithTags("Giveaways").WithName("StartGiveaway").RequireAuthorization(Policies.User)
             .WithSummary("Start a coin giveaway (owner, while live): prizeCoins × winners leave your balance now; the seed's hash is published");
-        var giveaways = app.MapGroup("/api/giveaways").WithTags("Giveaways");
-        giveaways.MapGet("/{id}", GetGiveaway).WithName("GetGiveaway").AllowAnonymous()
+        var giveaways = app.MapGroup("/api/giveaways/{id}").WithTags("Giveaways").RequireId("id", "GIVEAWAY_NOT_FOUND", "Giveaway");
+        giveaways.MapGet("/", GetGiveaway).WithName("GetGiveaway").AllowAnonymous()
             .WithSummary("A giveaway; after the draw also the seed, the entrants' ids and the winners, so anyone can recompute it");
-        giveaways.MapPost("/{id}/entries", Enter).WithName("EnterGiveaway").RequireAuthorization(Policies.User)
+        giveaways.MapPost("/entries", Enter).WithName("EnterGiveaway").RequireAuthorization(Policies.User)
             .WithSummary("Enter the giveaway (a viewer in the room now); one entry per person");
     }
 

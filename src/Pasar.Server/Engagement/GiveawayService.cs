@@ -34,7 +34,7 @@ internal sealed class GiveawayService(
             return ApiProblem.Validation(v.Errors);
         }
 
-        var session = sessionId.Length > 64 ? null : await sessions.FindAsync(sessionId, ct);
+        var session = await sessions.FindAsync(sessionId, ct);
         if (session is null)
         {
             return ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
@@ -99,7 +99,7 @@ internal sealed class GiveawayService(
 
     public async Task<Results<NoContent, ProblemHttpResult>> EnterAsync(string giveawayId, string userId, CancellationToken ct)
     {
-        var giveaway = giveawayId.Length > 64 ? null : await FindRowAsync(giveawayId, ct);
+        var giveaway = await FindRowAsync(giveawayId, ct);
         if (giveaway is null)
         {
             return ApiProblem.NotFound("GIVEAWAY_NOT_FOUND", "Giveaway");
@@ -142,7 +142,7 @@ internal sealed class GiveawayService(
 
     public async Task<Giveaway?> GetAsync(string giveawayId, CancellationToken ct)
     {
-        var row = giveawayId.Length > 64 ? null : await FindRowAsync(giveawayId, ct);
+        var row = await FindRowAsync(giveawayId, ct);
         if (row is null)
         {
             return null;

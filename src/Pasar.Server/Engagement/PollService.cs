@@ -49,7 +49,7 @@ internal sealed class PollService(
             return ApiProblem.Validation(v.Errors);
         }
 
-        var session = sessionId.Length > 64 ? null : await sessions.FindAsync(sessionId, ct);
+        var session = await sessions.FindAsync(sessionId, ct);
         if (session is null)
         {
             return ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session");
@@ -96,7 +96,7 @@ internal sealed class PollService(
 
     public async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> VoteAsync(string pollId, string userId, VoteRequest body, CancellationToken ct)
     {
-        var poll = pollId.Length > 64 ? null : await FindRowAsync(pollId, ct);
+        var poll = await FindRowAsync(pollId, ct);
         if (poll is null)
         {
             return ApiProblem.NotFound("POLL_NOT_FOUND", "Poll");
@@ -142,7 +142,7 @@ internal sealed class PollService(
 
     public async Task<Results<Ok<Poll>, ProblemHttpResult>> CloseAsync(string pollId, string userId, CancellationToken ct)
     {
-        var poll = pollId.Length > 64 ? null : await FindRowAsync(pollId, ct);
+        var poll = await FindRowAsync(pollId, ct);
         if (poll is null)
         {
             return ApiProblem.NotFound("POLL_NOT_FOUND", "Poll");
@@ -160,7 +160,7 @@ internal sealed class PollService(
 
     public async Task<Poll?> GetAsync(string pollId, CancellationToken ct)
     {
-        var row = pollId.Length > 64 ? null : await FindRowAsync(pollId, ct);
+        var row = await FindRowAsync(pollId, ct);
         return row is null ? null : await WithCountsAsync(row, ct);
     }
 

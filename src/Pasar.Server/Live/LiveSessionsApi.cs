@@ -47,9 +47,10 @@ internal static class LiveSessionsApi
         var sessions = app.MapGroup("/api/live/sessions").WithTags("Live");
         sessions.MapPost("/", Create).RequireAuthorization(Policies.Seller).WithSummary("Create a live session and its stream key (seller); with scheduledAt it is a scheduled show");
         sessions.MapGet("/", List).AllowAnonymous().WithSummary("Live sessions, newest first; ?status=live for those on air, ?status=scheduled for upcoming shows, soonest first");
-        sessions.MapGet("/{id}", Get).AllowAnonymous().WithSummary("A live session with its playback and replay URLs");
-        sessions.MapPost("/{id}/stream-key/rotate", RotateKey).RequireAuthorization(Policies.User).WithSummary("Replace the stream key; the old one stops working (owner)");
-        sessions.MapPost("/{id}/end", End).RequireAuthorization(Policies.User).WithSummary("End the session now (owner)");
+        var session = app.MapGroup("/api/live/sessions/{id}").WithTags("Live").RequireId("id", "SESSION_NOT_FOUND", "Live session");
+        session.MapGet("/", Get).AllowAnonymous().WithSummary("A live session with its playback and replay URLs");
+        session.MapPost("/stream-key/rotate", RotateKey).RequireAuthorization(Policies.User).WithSummary("Replace the stream key; the old one stops working (owner)");
+        session.MapPost("/end", End).RequireAuthorization(Policies.User).WithSummary("End the session now (owner)");
     }
 
     internal static async Task<Results<Created<CreatedLiveSession>, ValidationProblem>> Create(
@@ -102,14 +103,14 @@ internal static class LiveSessionsApi
     internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> Get(
         string id, LiveSessionStore store, LiveIngest ingest, ILiveRoomView room, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         return row is null ? NotFound() : TypedResults.Ok(await room.EnrichAsync(ToSession(row, ingest), ct));
     }
 
     internal static async Task<Results<Ok<StreamKeyResponse>, ProblemHttpResult>> RotateKey(
         string id, ClaimsPrincipal user, LiveSessionStore store, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return NotFound();
@@ -130,7 +131,7 @@ internal static class LiveSessionsApi
     internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult>> End(
         string id, ClaimsPrincipal user, LiveSessionStore store, LiveIngest ingest, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return NotFound();

@@ -14,19 +14,19 @@ internal static class ScheduledShowsApi
 {
     public static void MapScheduledShows(this IEndpointRouteBuilder app)
     {
-        var sessions = app.MapGroup("/api/live/sessions").WithTags("Live");
-        sessions.MapPatch("/{id}", Reschedule).RequireAuthorization(Policies.User).WithSummary("Move a scheduled show to another time (owner); subscribers are told");
-        sessions.MapDelete("/{id}", Cancel).RequireAuthorization(Policies.User).WithSummary("Cancel a scheduled show (owner); subscribers are told");
-        sessions.MapPut("/{id}/reminders", Subscribe).RequireAuthorization(Policies.User).WithSummary("Notify me: SHOW_STARTING before a scheduled show and SELLER_LIVE when it goes live");
-        sessions.MapDelete("/{id}/reminders", Unsubscribe).RequireAuthorization(Policies.User).WithSummary("Stop notifying me about this show");
-        sessions.MapGet("/{id}/reminders", State).RequireAuthorization(Policies.User).WithSummary("Whether I asked to be notified about this show, and how many did");
+        var sessions = app.MapGroup("/api/live/sessions/{id}").WithTags("Live").RequireId("id", "SESSION_NOT_FOUND", "Live session");
+        sessions.MapPatch("/", Reschedule).RequireAuthorization(Policies.User).WithSummary("Move a scheduled show to another time (owner); subscribers are told");
+        sessions.MapDelete("/", Cancel).RequireAuthorization(Policies.User).WithSummary("Cancel a scheduled show (owner); subscribers are told");
+        sessions.MapPut("/reminders", Subscribe).RequireAuthorization(Policies.User).WithSummary("Notify me: SHOW_STARTING before a scheduled show and SELLER_LIVE when it goes live");
+        sessions.MapDelete("/reminders", Unsubscribe).RequireAuthorization(Policies.User).WithSummary("Stop notifying me about this show");
+        sessions.MapGet("/reminders", State).RequireAuthorization(Policies.User).WithSummary("Whether I asked to be notified about this show, and how many did");
     }
 
     internal static async Task<Results<Ok<LiveSession>, ProblemHttpResult, ValidationProblem>> Reschedule(
         string id, RescheduleRequest body, ClaimsPrincipal user, LiveSessionStore store, ShowSchedule schedule, LiveIngest ingest, ILiveRoomView room,
         TimeProvider time, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return LiveSessionsApi.NotFound();
@@ -53,7 +53,7 @@ internal static class ScheduledShowsApi
     internal static async Task<Results<NoContent, ProblemHttpResult>> Cancel(
         string id, ClaimsPrincipal user, LiveSessionStore store, ShowSchedule schedule, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return LiveSessionsApi.NotFound();
@@ -70,7 +70,7 @@ internal static class ScheduledShowsApi
     internal static async Task<Results<NoContent, ProblemHttpResult>> Subscribe(
         string id, ClaimsPrincipal user, LiveSessionStore store, ShowSchedule schedule, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return LiveSessionsApi.NotFound();
@@ -82,7 +82,7 @@ internal static class ScheduledShowsApi
     internal static async Task<Results<NoContent, ProblemHttpResult>> Unsubscribe(
         string id, ClaimsPrincipal user, LiveSessionStore store, ShowSchedule schedule, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return LiveSessionsApi.NotFound();
@@ -95,7 +95,7 @@ internal static class ScheduledShowsApi
     internal static async Task<Results<Ok<ReminderState>, ProblemHttpResult>> State(
         string id, ClaimsPrincipal user, LiveSessionStore store, ShowSchedule schedule, CancellationToken ct)
     {
-        var row = id.Length > 64 ? null : await store.FindAsync(id, ct);
+        var row = await store.FindAsync(id, ct);
         if (row is null)
         {
             return LiveSessionsApi.NotFound();

@@ -163,7 +163,7 @@ internal static class ModeratorsApi
 {
     public static void MapModerators(this IEndpointRouteBuilder app)
     {
-        var moderators = app.MapGroup("/api/live/sessions/{id}/moderators").WithTags("Live room").RequireAuthorization(Policies.User);
+        var moderators = app.MapGroup("/api/live/sessions/{id}/moderators").WithTags("Live room").RequireAuthorization(Policies.User).RequireId("id", "SESSION_NOT_FOUND", "Live session");
         moderators.MapGet("/", List).WithName("ListModerators").WithSummary("The moderators of your live session (owner)");
         moderators.MapGet("/me", Me).WithName("MyModeratorStatus").WithSummary("Whether you moderate this live session");
         moderators.MapPut("/{userId}", Appoint).WithName("AppointModerator")

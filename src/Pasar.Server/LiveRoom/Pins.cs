@@ -106,7 +106,7 @@ internal static class PinsApi
 {
     public static void MapPins(this IEndpointRouteBuilder app)
     {
-        var pins = app.MapGroup("/api/live/sessions/{id}/pins").WithTags("Live room").RequireAuthorization(Policies.User);
+        var pins = app.MapGroup("/api/live/sessions/{id}/pins").WithTags("Live room").RequireAuthorization(Policies.User).RequireId("id", "SESSION_NOT_FOUND", "Live session");
         pins.MapPost("/", Pin).WithSummary("Pin one of your products to the live session (owner); at most 5, the oldest goes");
         pins.MapDelete("/{productId}", Unpin).WithSummary("Unpin a product (owner)");
     }

@@ -21,7 +21,8 @@ internal sealed record LiveStats(
 internal static class RoomAnalytics
 {
     public static void MapStats(this IEndpointRouteBuilder app) =>
-        app.MapGet("/api/live/sessions/{id}/stats", Stats).WithTags("Live room").RequireAuthorization(Policies.User)
+        app.MapGroup("/api/live/sessions/{id}/stats").WithTags("Live room").RequireAuthorization(Policies.User).RequireId("id", "SESSION_NOT_FOUND", "Live session")
+            .MapGet("/", Stats)
             .WithSummary("Live analytics of a session (its owner or an admin)");
 
     internal static async Task<Results<Ok<LiveStats>, ProblemHttpResult>> Stats(
