@@ -140,6 +140,7 @@ internal sealed class AnalyticsSink(
         catch (Exception ex) when (ex is ClickHouseException or ClickHouseUnavailableException)
         {
             metrics.SendFailures.Add(1);
+            await ReleaseAsync();
             throw;
         }
 
@@ -153,6 +154,24 @@ internal sealed class AnalyticsSink(
             new { node = _node, last = claimed[^1].Id }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
         backlog.Add(-claimed.Count);
         return claimed.Count;
+    }
+
+    /// <summary>
+    /// Gives back the rows of a batch that did not go, so that another node (or this one after a restart, under a
+    /// new name) can take them at once instead of after the lease.
+    /// </summary>
+    private async Task ReleaseAsync()
+    {
+        try
+        {
+            await database.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE analytics_spool SET locked_by = NULL, locked_until = NULL WHERE locked_by = @node",
+                new { node = _node }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
+        }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+        {
+            // The lease runs out on its own.
+        }
     }
 
     private void OnSpooled(int rows)
