@@ -154,6 +154,12 @@ public sealed class ClickHouseAnalyticsTests
         Assert.Equal(stats.GetProperty("gmvMinor").GetInt64(), again.GetProperty("gmvMinor").GetInt64());
         Assert.Equal(stats.GetProperty("uniqueViewers").GetInt64(), again.GetProperty("uniqueViewers").GetInt64());
 
+        // A share of the product while its seller is live counts for the show.
+        Assert.Equal(HttpStatusCode.Created, (await buyers[0].PostAsJsonAsync($"/api/products/{scarf}/shares", new { platform = "whatsapp" }, Ct)).StatusCode);
+        await PasarApp.EventuallyAsync(async () => ClickHouseHttp.Integer((await ch.QueryAsync(
+                $"SELECT uniqExact(event_id) AS n FROM {ch.Database}.viewing_events WHERE kind = 'share' AND session_id = {ClickHouseHttp.Quote(sessionId)} AND user_id = 'buyer-0'", Ct))[0], "n") == 1,
+            TimeSpan.FromSeconds(10), "the share to reach ClickHouse");
+
         foreach (var v in viewers)
         {
             await v.DisposeAsync();
