@@ -47,6 +47,7 @@ internal sealed class AnalyticsSink(
     private int _unsent;
     private bool _schemaReady;
     private long _countedAt = long.MinValue;
+    private long _prunedAt = long.MinValue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -66,6 +67,7 @@ internal sealed class AnalyticsSink(
                         clickHouse.Url, clickHouse.Database, applied.Count == 0 ? "none" : string.Join(", ", applied));
                 }
 
+                await PruneHourlyAsync(stoppingToken);
                 sent = await DeliverBatchAsync(stoppingToken);
                 if (failures > 0)
                 {
@@ -154,6 +156,48 @@ internal sealed class AnalyticsSink(
             new { node = _node, last = claimed[^1].Id }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
         backlog.Add(-claimed.Count);
         return claimed.Count;
+    }
+
+    private async Task PruneHourlyAsync(CancellationToken ct)
+    {
+        var now = time.GetTimestamp();
+        if (_options.RetentionMonths == 0 || (_prunedAt != long.MinValue && time.GetElapsedTime(_prunedAt, now) < TimeSpan.FromHours(1)))
+        {
+            return;
+        }
+
+        _prunedAt = now;
+        var dropped = await DropExpiredPartitionsAsync(ct);
+        if (dropped.Count > 0)
+        {
+            logger.LogInformation("Analytics retention (Pasar:Analytics:RetentionMonths = {Months}) dropped the months {Partitions}", _options.RetentionMonths, string.Join(", ", dropped));
+        }
+    }
+
+    /// <summary>
+    /// Retention: drops the monthly partitions older than <c>Pasar:Analytics:RetentionMonths</c> (the current month
+    /// counts as one). 18.16 has no TTL; a whole partition goes at once, cheaply.
+    /// </summary>
+    internal async Task<IReadOnlyList<int>> DropExpiredPartitionsAsync(CancellationToken ct)
+    {
+        if (_options.RetentionMonths == 0)
+        {
+            return [];
+        }
+
+        var today = time.GetUtcNow().UtcDateTime;
+        var oldestKept = new DateTime(today.Year, today.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(-(_options.RetentionMonths - 1));
+        var cutoff = (oldestKept.Year * 100) + oldestKept.Month;
+        var partitions = (await clickHouse.QueryAsync(
+            $"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseHttp.Quote(clickHouse.Database)} AND table = '{ClickHouseSchema.EventsTable}' AND active", ct))
+            .Select(r => int.TryParse(r.GetProperty("partition").GetString()?.Trim('\''), out var month) ? month : int.MaxValue)
+            .Where(month => month < cutoff).Order().ToList();
+        foreach (var month in partitions)
+        {
+            await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.Database}.{ClickHouseSchema.EventsTable} DROP PARTITION {month}", ct);
+        }
+
+        return partitions;
     }
 
     /// <summary>

@@ -225,6 +225,32 @@ public sealed class ClickHouseAnalyticsTests
     }
 
     [Fact]
+    public async Task Retention_drops_the_months_past_the_setting_and_keeps_the_rest()
+    {
+        await using var clickHouse = await ClickHouseTesting.StartOrSkipAsync();
+        await using var app = await PasarApp.StartAsync(Backend.Embedded, s =>
+        {
+            WithClickHouse(clickHouse)(s);
+            s["Pasar:Analytics:RetentionMonths"] = "2";
+        });
+        var recorder = app.Services.GetRequiredService<IAnalyticsRecorder>();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (id, at) in new[] { ("old", now.AddMonths(-6)), ("last-month", now.AddMonths(-1)), ("now", now) })
+        {
+            recorder.Record(new AnalyticsEvent(id, AnalyticsKind.ViewStart, "s-ret", "seller-ret", "v-1", null, at.ToUnixTimeMilliseconds(), ViewId: "view-" + id));
+        }
+
+        await app.Services.GetRequiredService<AnalyticsSpool>().FlushAsync();
+        await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 0, TimeSpan.FromSeconds(10), "the spool to drain");
+        var dropped = await app.Services.GetRequiredService<AnalyticsSink>().DropExpiredPartitionsAsync(Ct);
+        var old = now.AddMonths(-6);
+        Assert.Equal([(old.Year * 100) + old.Month], dropped);
+        using var ch = ClientFor(clickHouse, app);
+        var left = (await ch.QueryAsync($"SELECT event_id FROM {ch.Database}.viewing_events ORDER BY event_id", Ct)).Select(r => r.GetProperty("event_id").GetString()).ToList();
+        Assert.Equal(["last-month", "now"], left);
+    }
+
+    [Fact]
     public async Task Two_nodes_share_one_spool_and_every_event_arrives_once()
     {
         await using var clickHouse = await ClickHouseTesting.StartOrSkipAsync();
