@@ -122,6 +122,7 @@ internal static class LiveRoomModule
         app.MapPins();
         app.MapChatApi();
         app.MapStats();
+        app.MapSellerAnalytics();
         return app;
     }
 }
