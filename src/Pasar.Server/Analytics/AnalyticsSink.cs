@@ -47,6 +47,7 @@ internal sealed class AnalyticsSink(
     private int _unsent;
     private bool _schemaReady;
     private long _countedAt = long.MinValue;
+    private long _prunedAt = long.MinValue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -66,6 +67,7 @@ internal sealed class AnalyticsSink(
                         clickHouse.Url, clickHouse.Database, applied.Count == 0 ? "none" : string.Join(", ", applied));
                 }
 
+                await PruneHourlyAsync(stoppingToken);
                 sent = await DeliverBatchAsync(stoppingToken);
                 if (failures > 0)
                 {
@@ -140,6 +142,7 @@ internal sealed class AnalyticsSink(
         catch (Exception ex) when (ex is ClickHouseException or ClickHouseUnavailableException)
         {
             metrics.SendFailures.Add(1);
+            await ReleaseAsync();
             throw;
         }
 
@@ -153,6 +156,66 @@ internal sealed class AnalyticsSink(
             new { node = _node, last = claimed[^1].Id }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
         backlog.Add(-claimed.Count);
         return claimed.Count;
+    }
+
+    private async Task PruneHourlyAsync(CancellationToken ct)
+    {
+        var now = time.GetTimestamp();
+        if (_options.RetentionMonths == 0 || (_prunedAt != long.MinValue && time.GetElapsedTime(_prunedAt, now) < TimeSpan.FromHours(1)))
+        {
+            return;
+        }
+
+        _prunedAt = now;
+        var dropped = await DropExpiredPartitionsAsync(ct);
+        if (dropped.Count > 0)
+        {
+            logger.LogInformation("Analytics retention (Pasar:Analytics:RetentionMonths = {Months}) dropped the months {Partitions}", _options.RetentionMonths, string.Join(", ", dropped));
+        }
+    }
+
+    /// <summary>
+    /// Retention: drops the monthly partitions older than <c>Pasar:Analytics:RetentionMonths</c> (the current month
+    /// counts as one). 18.16 has no TTL; a whole partition goes at once, cheaply.
+    /// </summary>
+    internal async Task<IReadOnlyList<int>> DropExpiredPartitionsAsync(CancellationToken ct)
+    {
+        if (_options.RetentionMonths == 0)
+        {
+            return [];
+        }
+
+        var today = time.GetUtcNow().UtcDateTime;
+        var oldestKept = new DateTime(today.Year, today.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(-(_options.RetentionMonths - 1));
+        var cutoff = (oldestKept.Year * 100) + oldestKept.Month;
+        var partitions = (await clickHouse.QueryAsync(
+            $"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseHttp.Quote(clickHouse.Database)} AND table = '{ClickHouseSchema.EventsTable}' AND active", ct))
+            .Select(r => int.TryParse(r.GetProperty("partition").GetString()?.Trim('\''), out var month) ? month : int.MaxValue)
+            .Where(month => month < cutoff).Order().ToList();
+        foreach (var month in partitions)
+        {
+            await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.Database}.{ClickHouseSchema.EventsTable} DROP PARTITION {month}", ct);
+        }
+
+        return partitions;
+    }
+
+    /// <summary>
+    /// Gives back the rows of a batch that did not go, so that another node (or this one after a restart, under a
+    /// new name) can take them at once instead of after the lease.
+    /// </summary>
+    private async Task ReleaseAsync()
+    {
+        try
+        {
+            await database.InTransactionAsync(async (c, tx) => await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE analytics_spool SET locked_by = NULL, locked_until = NULL WHERE locked_by = @node",
+                new { node = _node }, tx, cancellationToken: CancellationToken.None)), CancellationToken.None);
+        }
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+        {
+            // The lease runs out on its own.
+        }
     }
 
     private void OnSpooled(int rows)

@@ -128,6 +128,7 @@ internal static class LiveRoomModule
         app.MapChatApi();
         app.MapModerators();
         app.MapStats();
+        app.MapSellerAnalytics();
         return app;
     }
 }

@@ -6,8 +6,10 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Pasar.Server.Analytics;
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
+using Pasar.Server.Live;
 using Pasar.Server.Orders;
 using Pasar.Server.Platform;
 using Pasar.Server.Platform.Auth;
@@ -40,7 +42,8 @@ internal static class Shares
     }
 
     internal static async Task<Results<Created<ShareLink>, ProblemHttpResult, ValidationProblem>> Create(
-        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, ShareStore shares, ICatalogStock catalog, PublicUrls urls, CancellationToken ct)
+        string id, ShareRequest body, ClaimsPrincipal user, HttpContext http, Database db, ShareStore shares, ICatalogStock catalog, PublicUrls urls, TimeProvider time,
+        IAnalyticsRecorder analytics, LiveSessionStore sessions, CancellationToken ct)
     {
         if (body.Platform is null || !Platforms.Contains(body.Platform))
         {
@@ -48,20 +51,32 @@ internal static class Shares
         }
 
         var code = Ids.Secret(12); // 96 random bits, base64url: unguessable and safe in a URL
+        string? sellerId = null;
         var created = await db.InTransactionAsync(async (c, tx) =>
         {
             // The product is read through the catalog's interface in the same transaction as the insert.
-            if (await catalog.FindAsync(c, tx, id, ct) is null)
+            if (await catalog.FindAsync(c, tx, id, ct) is not { } product)
             {
                 return false;
             }
 
+            sellerId = product.SellerId;
             await shares.AddAsync(c, tx, code, user.UserId(), id, body.Platform, ct);
             return true;
         }, ct);
         if (!created)
         {
             return ApiProblem.NotFound("PRODUCT_NOT_FOUND", "Product");
+        }
+
+        if (analytics.Enabled && sellerId is not null)
+        {
+            // A share while the product's seller is live counts for that show (SPEC §13).
+            foreach (var live in await sessions.ListAsync(LiveStatus.Live, sellerId, new PageRequest(5, null, null), ct))
+            {
+                analytics.Record(new AnalyticsEvent("share:" + code + ":" + live.Id, AnalyticsKind.Share, live.Id, sellerId, user.UserId(), user.UserId(),
+                    time.GetUtcNow().ToUnixTimeMilliseconds(), ProductId: id));
+            }
         }
 
         var url = $"{urls.Origin(http.Request)}/s/{code}";

@@ -72,28 +72,33 @@ public sealed class ClickHouseAnalyticsTests
         Assert.True(await app.Services.GetRequiredService<LiveSessionStore>().MarkLiveAsync(sessionId, Ct));
         Assert.Equal(HttpStatusCode.OK, (await seller.PostAsJsonAsync($"/api/live/sessions/{sessionId}/pins", new { productId = scarf }, Ct)).StatusCode);
 
-        // 6 signed-in viewers and 6 anonymous ones join; 4 chat, 3 buy, everyone clicks the pinned product.
+        // The show: 30 signed-in viewers and 30 anonymous ones join; 10 chat, 5 buy, everyone clicks the
+        // pinned product and heartbeats, one leaves.
         var viewers = new List<RoomClient>();
         var buyers = new List<HttpClient>();
-        for (var i = 0; i < 6; i++)
+        for (var i = 0; i < 30; i++)
         {
             viewers.Add(await RoomClient.ConnectAsync(app, await app.TokenAsync($"buyer-{i}", "buyer")));
             viewers.Add(await RoomClient.ConnectAsync(app, anonId: $"anon-viewer-{i:D4}"));
-            buyers.Add(await app.ClientAsAsync($"buyer-{i}", "buyer"));
+            if (i < 5)
+            {
+                buyers.Add(await app.ClientAsAsync($"buyer-{i}", "buyer"));
+            }
         }
 
         await Task.WhenAll(viewers.Select(v => v.JoinAsync(sessionId)));
-        await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 0 && (await EventRowsAsync(ch)).Distinct >= 13,
+        await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 0 && (await EventRowsAsync(ch)).Distinct >= 61,
             TimeSpan.FromSeconds(15), "the joins and the pin to reach ClickHouse");
 
-        // ClickHouse goes away for a while in the middle of the show; the show goes on.
+        // ClickHouse goes away for 10 s in the middle of the show; the show goes on.
         await clickHouse.KillAsync();
-        for (var i = 0; i < 4; i++)
+        var killedAt = DateTime.UtcNow;
+        for (var i = 0; i < 10; i++)
         {
             await viewers[i * 2].ChatAsync(sessionId, $"message {i}");
         }
 
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < 5; i++)
         {
             Assert.Equal(HttpStatusCode.Created, (await buyers[i].PlaceOrderAsync(scarf, i + 1)).StatusCode);
         }
@@ -107,42 +112,53 @@ public sealed class ClickHouseAnalyticsTests
         await viewers[^1].Connection.InvokeAsync("LeaveSession", sessionId, Ct);
         await PasarApp.EventuallyAsync(async () => await app.ScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL") == 0,
             TimeSpan.FromSeconds(15), "the purchases to be attributed");
-        // 4 chat + 3 purchases + 12 clicks + 12 heartbeats + 1 end, all waiting in the spool.
-        await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 32, TimeSpan.FromSeconds(10), "the events to wait in the spool");
-        await Task.Delay(3_000, Ct); // the sink keeps retrying against a dead server meanwhile
+        // 10 chat + 5 purchases + 60 clicks + 60 heartbeats + 1 end, all waiting in the spool.
+        await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 136, TimeSpan.FromSeconds(10), "the events to wait in the spool");
+        var downFor = TimeSpan.FromSeconds(10) - (DateTime.UtcNow - killedAt);
+        if (downFor > TimeSpan.Zero)
+        {
+            await Task.Delay(downFor, Ct); // the sink keeps retrying against a dead server meanwhile
+        }
+
         var down = await ReadinessAsync(app);
         Assert.Equal("Degraded", down.GetProperty("status").GetString());
         Assert.Contains("Pasar:Analytics:ClickHouse:Url", down.GetProperty("description").GetString());
-        Assert.Equal(32, MetricValue(await app.Client.GetStringAsync("/metrics", Ct), "pasar_analytics_spool_backlog"));
+        Assert.Equal(136, MetricValue(await app.Client.GetStringAsync("/metrics", Ct), "pasar_analytics_spool_backlog"));
 
         await clickHouse.StartAgainAsync();
         await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 0, TimeSpan.FromSeconds(20), "the spool to drain into ClickHouse");
-        // 1 pin + 12 starts + 32 = 45 events, each exactly once.
+        // 1 pin + 60 starts + 136 = 197 events, each exactly once.
         var (rows, distinct) = await EventRowsAsync(ch);
-        Assert.Equal(45, distinct);
+        Assert.Equal(197, distinct);
         Assert.Equal("Healthy", (await ReadinessAsync(app)).GetProperty("status").GetString());
 
         var stats = await (await seller.GetAsync($"/api/live/sessions/{sessionId}/stats", Ct)).JsonAsync();
         var sql = await RoomAnalytics.SqlFiguresAsync(app.Services.GetRequiredService<Database>(), sessionId, Ct);
         var fromClickHouse = await app.Services.GetRequiredService<ISessionAnalytics>().SessionAsync("seller-1", sessionId, Ct);
-        Assert.Equal(12, stats.GetProperty("uniqueViewers").GetInt64());
-        Assert.Equal(12, stats.GetProperty("totalViews").GetInt64());
-        Assert.Equal(4, stats.GetProperty("chatMessages").GetInt64());
-        Assert.Equal(3, stats.GetProperty("purchases").GetInt64());
-        Assert.Equal(6000, stats.GetProperty("gmvMinor").GetInt64());
-        Assert.Equal(0.25, stats.GetProperty("conversionRate").GetDouble());
-        Assert.Equal(12, fromClickHouse.ProductClicks);
+        Assert.Equal(60, stats.GetProperty("uniqueViewers").GetInt64());
+        Assert.Equal(60, stats.GetProperty("totalViews").GetInt64());
+        Assert.Equal(10, stats.GetProperty("chatMessages").GetInt64());
+        Assert.Equal(5, stats.GetProperty("purchases").GetInt64());
+        Assert.Equal(15_000, stats.GetProperty("gmvMinor").GetInt64());
+        Assert.Equal(Math.Round(5 / 60.0, 4), stats.GetProperty("conversionRate").GetDouble());
+        Assert.Equal(60, fromClickHouse.ProductClicks);
         Assert.Equal(sql with { ProductClicks = 0 }, fromClickHouse with { ProductClicks = 0 });
         Assert.Equal(sql.AvgWatchSeconds, stats.GetProperty("avgWatchSeconds").GetDouble());
 
         // A batch ClickHouse took whose acknowledgement was lost is sent again: the raw rows double, the figures do not.
         await ch.ExecuteAsync($"INSERT INTO {ch.Database}.viewing_events SELECT * FROM {ch.Database}.viewing_events", Ct);
-        Assert.Equal((rows * 2, 45L), await EventRowsAsync(ch));
+        Assert.Equal((rows * 2, 197L), await EventRowsAsync(ch));
         Assert.Equal(fromClickHouse, await app.Services.GetRequiredService<ISessionAnalytics>().SessionAsync("seller-1", sessionId, Ct));
         var again = await (await seller.GetAsync($"/api/live/sessions/{sessionId}/stats", Ct)).JsonAsync();
         Assert.Equal(stats.GetProperty("purchases").GetInt64(), again.GetProperty("purchases").GetInt64());
         Assert.Equal(stats.GetProperty("gmvMinor").GetInt64(), again.GetProperty("gmvMinor").GetInt64());
         Assert.Equal(stats.GetProperty("uniqueViewers").GetInt64(), again.GetProperty("uniqueViewers").GetInt64());
+
+        // A share of the product while its seller is live counts for the show.
+        Assert.Equal(HttpStatusCode.Created, (await buyers[0].PostAsJsonAsync($"/api/products/{scarf}/shares", new { platform = "whatsapp" }, Ct)).StatusCode);
+        await PasarApp.EventuallyAsync(async () => ClickHouseHttp.Integer((await ch.QueryAsync(
+                $"SELECT uniqExact(event_id) AS n FROM {ch.Database}.viewing_events WHERE kind = 'share' AND session_id = {ClickHouseHttp.Quote(sessionId)} AND user_id = 'buyer-0'", Ct))[0], "n") == 1,
+            TimeSpan.FromSeconds(10), "the share to reach ClickHouse");
 
         foreach (var v in viewers)
         {
@@ -206,6 +222,56 @@ public sealed class ClickHouseAnalyticsTests
         await PasarApp.EventuallyAsync(async () => await SpooledAsync(second) == 0, TimeSpan.FromSeconds(20), "the spool of the first run to drain");
         using var ch = ClientFor(clickHouse, second);
         Assert.Equal((2_500L, 2_500L), await EventRowsAsync(ch));
+    }
+
+    [Fact]
+    public async Task Retention_drops_the_months_past_the_setting_and_keeps_the_rest()
+    {
+        await using var clickHouse = await ClickHouseTesting.StartOrSkipAsync();
+        await using var app = await PasarApp.StartAsync(Backend.Embedded, s =>
+        {
+            WithClickHouse(clickHouse)(s);
+            s["Pasar:Analytics:RetentionMonths"] = "2";
+        });
+        var recorder = app.Services.GetRequiredService<IAnalyticsRecorder>();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (id, at) in new[] { ("old", now.AddMonths(-6)), ("last-month", now.AddMonths(-1)), ("now", now) })
+        {
+            recorder.Record(new AnalyticsEvent(id, AnalyticsKind.ViewStart, "s-ret", "seller-ret", "v-1", null, at.ToUnixTimeMilliseconds(), ViewId: "view-" + id));
+        }
+
+        await app.Services.GetRequiredService<AnalyticsSpool>().FlushAsync();
+        await PasarApp.EventuallyAsync(async () => await SpooledAsync(app) == 0, TimeSpan.FromSeconds(10), "the spool to drain");
+        var dropped = await app.Services.GetRequiredService<AnalyticsSink>().DropExpiredPartitionsAsync(Ct);
+        var old = now.AddMonths(-6);
+        Assert.Equal([(old.Year * 100) + old.Month], dropped);
+        using var ch = ClientFor(clickHouse, app);
+        var left = (await ch.QueryAsync($"SELECT event_id FROM {ch.Database}.viewing_events ORDER BY event_id", Ct)).Select(r => r.GetProperty("event_id").GetString()).ToList();
+        Assert.Equal(["last-month", "now"], left);
+    }
+
+    [Fact]
+    public async Task Two_nodes_share_one_spool_and_every_event_arrives_once()
+    {
+        await using var clickHouse = await ClickHouseTesting.StartOrSkipAsync();
+        await using var nodeA = await PasarApp.StartAsync(Backend.Scaled, WithClickHouse(clickHouse));
+        await using var nodeB = await PasarApp.StartAsync(Backend.Scaled, shareSettings: new(nodeA.Settings));
+        var at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Task.WhenAll(new[] { nodeA, nodeB }.Select((node, n) => Task.Run(async () =>
+        {
+            var recorder = node.Services.GetRequiredService<IAnalyticsRecorder>();
+            for (var i = 0; i < 3_000; i++)
+            {
+                recorder.Record(new AnalyticsEvent($"n{n}-{i}", AnalyticsKind.Heartbeat, "s-two", "seller-2n", $"v-{i % 70}", null, at + i, ViewId: $"view-{n}-{i % 70}"));
+            }
+
+            await node.Services.GetRequiredService<AnalyticsSpool>().FlushAsync();
+        })));
+        await PasarApp.EventuallyAsync(async () => await SpooledAsync(nodeA) == 0, TimeSpan.FromSeconds(20), "both sinks to drain the shared spool");
+        using var ch = ClientFor(clickHouse, nodeA);
+        var (rows, distinct) = await EventRowsAsync(ch);
+        Assert.Equal(6_000, distinct);
+        Assert.Equal(6_000, rows); // leases kept the two sinks off each other's rows
     }
 
     [Theory]
