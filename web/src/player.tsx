@@ -108,6 +108,7 @@ export function Player({ src, live }: { src: string; live: boolean }) {
         });
         h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => setPlaying(data.level));
         h.on(Hls.Events.ERROR, (_e, data) => {
+          if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) el.dataset.stalls = String(Number(el.dataset.stalls ?? 0) + 1);
           if (!data.fatal) return;
           if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
             // A decode or append error: recover once; twice within 3 s, swap the audio codec too.
