@@ -18,8 +18,12 @@ export default async function lowlatency({ newPage, signIn, step, eventually, pu
   const buyer = await newPage(phone, { mobile: true });
   // Count `waiting` events on the video from the start; the player counts hls.js stall errors in data-stalls.
   await buyer.addInitScript(() => {
-    window.__waiting = 0;
-    document.addEventListener('waiting', (e) => e.target instanceof HTMLVideoElement && window.__waiting++, true);
+    window.__waiting = [];
+    document.addEventListener('waiting', (e) => e.target instanceof HTMLVideoElement && window.__waiting.push({ at: performance.now(), for: null }), true);
+    document.addEventListener('playing', (e) => {
+      const last = window.__waiting[window.__waiting.length - 1];
+      if (e.target instanceof HTMLVideoElement && last && last.for === null) last.for = performance.now() - last.at;
+    }, true);
   });
   await buyer.goto(sessionUrl);
   await buyer.getByText('has not started yet').waitFor();
@@ -38,8 +42,9 @@ export default async function lowlatency({ newPage, signIn, step, eventually, pu
   await eventually('the latency to show a number', async () => /latency \d+\.\d+ s/.test(await buyer.getByTestId('latency').textContent()), 20000);
   step(`the latency toggle shows "${(await buyer.getByTestId('latency').textContent()).trim()}"`);
 
-  // Allow the initial buffering: stalls are counted from here.
-  const stalls = () => buyer.evaluate(() => ({ waiting: window.__waiting, hls: Number(document.querySelector('video').dataset.stalls ?? 0) }));
+  // Allow the initial buffering (and hls.js's first move to its live-sync point): stalls are counted from here.
+  await buyer.waitForTimeout(5000);
+  const stalls = () => buyer.evaluate(() => ({ waiting: window.__waiting.length, hls: Number(document.querySelector('video').dataset.stalls ?? 0), now: performance.now() }));
   const before = await stalls();
   const samples = [];
   const times = [];
@@ -56,6 +61,8 @@ export default async function lowlatency({ newPage, signIn, step, eventually, pu
   }
   const after = await stalls();
   const waiting = after.waiting - before.waiting;
+  const events = await buyer.evaluate((from) => window.__waiting.filter((w) => w.at >= from).map((w) => `at ${((w.at - from) / 1000).toFixed(1)} s for ${w.for === null ? '?' : (w.for / 1000).toFixed(2)} s`), before.now);
+  if (events.length) step(`waiting events: ${events.join(', ')}`);
   const hlsStalls = after.hls - before.hls;
   const advanced = times[times.length - 1] - times[0];
   samples.sort((a, b) => a - b);
