@@ -40,6 +40,8 @@ public static class GlassToGlassScenario
             ["Pasar:Rtmp:Port"] = rtmpPort.ToString(Inv),
             ["Pasar:Live:Ladder"] = "",
             ["Pasar:Live:LowLatencyPassthrough"] = lowLatency ? "true" : "false",
+            ["Pasar:Web:Root"] = Path.Combine(RepoRoot(), "src", "Pasar.Server", "wwwroot", "dist"), // npm --prefix web run build
+            ["Pasar:RateLimits:Enabled"] = "false",
         });
         using var seller = target.Server.NewClient(await target.Server.TokenAsync("bench-seller", "seller"));
         var created = await (await seller.PostAsJsonAsync("/api/live/sessions", new { title = "glass" })).Content.ReadFromJsonAsync<JsonElement>();
