@@ -17,4 +17,6 @@ run reminders --backend both --subscribers 100000
 run flash     --backend embedded,sqlite-redis,scaled --concurrency 64 --seconds 10 --quantity 100
 run flash     --backend embedded,sqlite-redis,scaled --concurrency 64 --seconds 10 --quantity 100000
 run ingest    --seconds 40 --max-streams 6
+run llhls-cpu --seconds 40
+run llhls-latency --seconds 60   # needs npm --prefix web ci && npm --prefix web run build, and chromium
 run chat --viewers 5000,10000 --chatters 50 --seconds 20

@@ -52,13 +52,36 @@ public static class IngestScenario
         }
     }
 
-    private static async Task<Row> MeasurePasarAsync(string source, string ladder, int streams, TimeSpan duration)
+    /// <summary>
+    /// Issue 14: CPU of one passthrough 1080p60 stream, packaged in-process as LL-HLS over CMAF, against the same
+    /// stream through ffmpeg's MPEG-TS HLS (the flag off) and nginx-rtmp's HLS, one after the other in the same run.
+    /// </summary>
+    public static async Task RunLowLatencyCpuAsync(TimeSpan duration)
+    {
+        var source = await SourceAsync();
+        Console.WriteLine($"Pasar.Bench llhls-cpu: {duration.TotalSeconds} s per row, source {Path.GetFileName(source)} (1080p60 H.264 6 Mbit/s, 2 s GOP, AAC), " +
+            $"{Environment.ProcessorCount} cores, load average at start {LoadAverage()}, {FfmpegVersion()}");
+        Console.WriteLine();
+        Console.WriteLine("| target | renditions | streams | speed (slowest) | real time | first frame → playable master, s | publish → playlist latency p50 / p95, s | CPU per stream, % of a core |");
+        Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|");
+        Console.WriteLine((await MeasurePasarAsync(source, "", 1, duration, lowLatency: true)).Markdown);
+        Console.WriteLine((await MeasurePasarAsync(source, "", 1, duration, lowLatency: false)).Markdown);
+        Console.WriteLine((await MeasureNginxAsync(source, 1, duration)).Markdown);
+        Console.WriteLine();
+        Console.WriteLine($"load average at the end {LoadAverage()}");
+    }
+
+    internal static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static async Task<Row> MeasurePasarAsync(string source, string ladder, int streams, TimeSpan duration, bool lowLatency = false)
     {
         await using var target = await BenchTarget.StartAsync("embedded", new Dictionary<string, string?>
         {
             ["Pasar:Rtmp:Port"] = LocalServers.FreePort().ToString(Inv),
             ["Pasar:Live:Ladder"] = ladder,
             ["Pasar:Live:MaxTranscodedSessions"] = "1000", // measure the machine, not the admission limit
+            ["Pasar:Live:LowLatencyPassthrough"] = lowLatency ? "true" : "false",
         });
         using var seller = target.Server.NewClient(await target.Server.TokenAsync("bench-seller", "seller"));
         var sessions = new List<(string Id, string Key, int Port)>();
@@ -78,7 +101,7 @@ public static class IngestScenario
         var pid = target.Server.ProcessId;
         var (speed, toPlayable, p50, p95, cpu) = await RunAsync(source, streamsMeasured, http, () => ProcessStats.Seconds(pid), duration);
         var label = ladder.Length == 0 ? "passthrough" : "passthrough + " + ladder.Replace(",", " + ", StringComparison.Ordinal);
-        return new Row("Pasar", label, streams, speed, toPlayable, p50, p95, cpu);
+        return new Row(lowLatency ? "Pasar (in-process LL-HLS/CMAF)" : "Pasar", label, streams, speed, toPlayable, p50, p95, cpu);
     }
 
     private static async Task<Row> MeasureNginxAsync(string source, int streams, TimeSpan duration)

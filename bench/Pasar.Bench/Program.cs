@@ -45,6 +45,18 @@ if (scenario == "reminders")
     return;
 }
 
+if (scenario == "llhls-cpu")
+{
+    await IngestScenario.RunLowLatencyCpuAsync(duration);
+    return;
+}
+
+if (scenario == "llhls-latency")
+{
+    await GlassToGlassScenario.RunAsync(duration);
+    return;
+}
+
 if (scenario == "ingest")
 {
     // Live ingest has its own shape: streams instead of requests, Pasar and nginx-rtmp side by side.
@@ -76,7 +88,7 @@ foreach (var b in backends)
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
         "polls" => await PollScenario.RunAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, chat."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, llhls-cpu, llhls-latency, chat."),
     };
     Console.WriteLine(result.Row);
 }

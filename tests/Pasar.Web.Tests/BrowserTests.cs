@@ -106,6 +106,18 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task A_passthrough_show_plays_in_low_latency_mode_for_60_s_without_stalls_and_shows_its_latency()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        // An empty ladder: the passthrough rendition is packaged in-process as LL-HLS over CMAF (no ffmpeg on the server).
+        await using var server = await WebServer.StartAsync(s => s["Pasar:Live:Ladder"] = "");
+        var output = await BrowserScenario.RunAsync(server, "lowlatency", TimeSpan.FromMinutes(4));
+        Assert.Contains("hls.js plays in low-latency mode", output, StringComparison.Ordinal);
+        Assert.Contains("the latency toggle shows \"latency ", output, StringComparison.Ordinal);
+        Assert.Contains("played 60 s in low-latency mode without stalls", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_buyer_taps_Notify_me_on_an_upcoming_show_and_sees_the_reminder_arrive()
     {
         BrowserScenario.RequireTools();

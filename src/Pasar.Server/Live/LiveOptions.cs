@@ -40,10 +40,10 @@ internal sealed class LiveOptions
     public double PartSeconds { get; set; } = 0.333;
 
     /// <summary>
-    /// Package sessions with an empty ladder in-process as LL-HLS over CMAF (no ffmpeg). Off by default until the web
-    /// player's low-latency mode lands; transcoded sessions keep ffmpeg's MPEG-TS HLS either way.
+    /// Package sessions with no rung to transcode in-process as LL-HLS over CMAF (no ffmpeg). On by default; off
+    /// falls back to ffmpeg's MPEG-TS HLS. Transcoded sessions keep ffmpeg's MPEG-TS HLS either way.
     /// </summary>
-    public bool LowLatencyPassthrough { get; set; }
+    public bool LowLatencyPassthrough { get; set; } = true;
 
     /// <summary>
     /// How long before a scheduled show's start its subscribers get SHOW_STARTING (<c>Pasar:Live:ReminderLeadMinutes</c>).

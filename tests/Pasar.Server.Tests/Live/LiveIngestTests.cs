@@ -161,7 +161,9 @@ public sealed class LiveIngestTests
     [Fact]
     public async Task Killing_ffmpeg_mid_stream_restarts_it_and_the_playlist_keeps_growing()
     {
-        await using var app = await LiveApp.StartAsync(Backend.Embedded);
+        // About ffmpeg's supervision: pinned to the MPEG-TS path, since a passthrough-only session runs no ffmpeg
+        // when the in-process LL-HLS packager is on (LowLatencyHlsTests covers that).
+        await using var app = await LiveApp.StartAsync(Backend.Embedded, s => s["Pasar:Live:LowLatencyPassthrough"] = "false");
         using var seller = await app.ClientAsAsync("seller-crash", "seller");
         var (id, key) = await seller.CreateSessionAsync();
         await using var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 30);

@@ -189,7 +189,15 @@ internal static class LiveApp
         return [.. text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))];
     }
 
-    /// <summary>Segments recorded so far for a rendition (the whole session, not only the live window).</summary>
+    /// <summary>
+    /// Segments recorded so far for a rendition (the whole session, not only the live window): the in-process CMAF
+    /// packager's for a passthrough-only session, else ffmpeg's MPEG-TS segments.
+    /// </summary>
     public static IReadOnlyList<HlsSegment> Recorded(this PasarApp app, string id, string rendition = RenditionInfo.SourceName) =>
-        app.Ingest().Packager(id)?.Segments(rendition) ?? [];
+        app.Ingest().LowLatency(id) is { } lowLatency && rendition == RenditionInfo.SourceName
+            ? lowLatency.Recorded()
+            : app.Ingest().Packager(id)?.Segments(rendition) ?? [];
+
+    /// <summary>True when the session's passthrough rendition is packaged in-process as LL-HLS over CMAF.</summary>
+    public static bool IsLowLatency(this PasarApp app, string id) => app.Ingest().LowLatency(id) is not null;
 }

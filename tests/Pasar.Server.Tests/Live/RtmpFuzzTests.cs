@@ -70,7 +70,7 @@ public sealed class RtmpFuzzTests
         await PasarApp.EventuallyAsync(() => Task.FromResult(app.Recorded(id).Count >= segmentsBefore + 3), TimeSpan.FromSeconds(30), "segments during and after the fuzzing");
         var (exit, output) = await publisher.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, output);
-        Assert.True(app.Recorded(id).All(s => s.Run == 1), "ffmpeg was never restarted");
+        Assert.True(app.Recorded(id).All(s => s.Run == 1), "one run: the publisher was never dropped and its packaging never restarted");
 
         var after = Memory();
         Assert.True(after.Managed - baseline.Managed < 32 << 20, $"managed heap grew from {baseline.Managed >> 20} MB to {after.Managed >> 20} MB");

@@ -1,5 +1,4 @@
-import Hls, { type Level } from 'hls.js/light';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { ApiError, newIdempotencyKey, post, type FlashSale, type Order, type Pin } from '../api';
 import { openSignIn, useUser } from '../auth';
 import { ChatPanel } from '../chat';
@@ -10,91 +9,7 @@ import { useLiveRoom } from '../room';
 import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
 import { FollowButton } from './Product';
 import { NotifyMe, ShowNotices, startsAt } from '../upcoming';
-
-// ---- The player: hls.js where MSE exists, native HLS on Safari/iOS ----
-
-function Player({ src, live }: { src: string; live: boolean }) {
-  const video = useRef<HTMLVideoElement>(null);
-  const hlsRef = useRef<Hls | null>(null);
-  const [levels, setLevels] = useState<Level[]>([]);
-  const [level, setLevel] = useState(-1);
-  const [playing, setPlaying] = useState(-1);
-  const [muted, setMuted] = useState(true);
-  const [note, setNote] = useState<string | null>(null);
-
-  useEffect(() => {
-    const el = video.current!;
-    let retry: ReturnType<typeof setTimeout> | null = null;
-    if (Hls.isSupported()) {
-      const hls = new Hls({ lowLatencyMode: false, liveSyncDurationCount: 3, backBufferLength: 30 });
-      hlsRef.current = hls;
-      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
-        setLevels(data.levels);
-        setNote(null);
-        el.play().catch(() => setNote('Press play to start.'));
-      });
-      hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => setPlaying(data.level));
-      hls.on(Hls.Events.ERROR, (_e, data) => {
-        if (!data.fatal) return;
-        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
-          hls.recoverMediaError();
-          return;
-        }
-        // The playlist is not there yet (the stream is starting) or the network dropped: try again.
-        setNote(live ? 'Waiting for the stream…' : 'The video could not load; retrying…');
-        retry = setTimeout(() => hls.loadSource(src), 2000);
-      });
-      hls.loadSource(src);
-      hls.attachMedia(el);
-      return () => {
-        if (retry) clearTimeout(retry);
-        hls.destroy();
-        hlsRef.current = null;
-      };
-    }
-    if (el.canPlayType('application/vnd.apple.mpegurl')) {
-      el.src = src;
-      el.play().catch(() => setNote('Press play to start.'));
-      return () => {
-        el.removeAttribute('src');
-        el.load();
-      };
-    }
-    setNote('This browser cannot play live video.');
-    return undefined;
-  }, [src, live]);
-
-  function choose(index: number) {
-    setLevel(index);
-    if (hlsRef.current) hlsRef.current.currentLevel = index;
-  }
-
-  const name = (l: Level) => (l.height ? `${l.height}p` : `${Math.round(l.bitrate / 1000)} kbps`);
-  return (
-    <div class="player">
-      <video ref={video} muted={muted} autoplay playsInline controls aria-label="Live video" data-testid="video" />
-      <div class="player-bar">
-        <button type="button" class="ghost small on-dark" onClick={() => setMuted(!muted)} aria-pressed={!muted}>
-          {muted ? 'Unmute' : 'Mute'}
-        </button>
-        {levels.length > 1 && (
-          <label class="quality small">
-            Quality{' '}
-            <select value={String(level)} onChange={(e) => choose(Number((e.target as HTMLSelectElement).value))}>
-              <option value="-1">Auto{level === -1 && playing >= 0 && levels[playing] ? ` (${name(levels[playing])})` : ''}</option>
-              {levels.map((l, i) => (
-                <option key={i} value={String(i)}>
-                  {name(l)}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
-        {note && <span class="small on-dark" role="status">{note}</span>}
-      </div>
-    </div>
-  );
-}
+import { Player } from '../player';
 
 // ---- Buying from the room ----
 

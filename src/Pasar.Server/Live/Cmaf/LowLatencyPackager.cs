@@ -66,6 +66,16 @@ internal sealed class LowLatencyPackager
         }
     }
 
+    /// <summary>Completed segments recorded for the replay so far, in order, in the shape of the TS packager's recording.</summary>
+    public IReadOnlyList<HlsSegment> Recorded()
+    {
+        lock (_lock)
+        {
+            return [.. _segments.Where(s => s.Complete && s.Unrecorded is null)
+                .Select(s => new HlsSegment(s.Run, SegmentName(s.Msn), s.Duration, s.Bytes, s.Discontinuity))];
+        }
+    }
+
     private int TargetDuration => _maxSegmentSeconds;
 
     /// <summary>A publisher (re)starts: the next frames open a new run, with its own init segment and a discontinuity.</summary>
@@ -232,6 +242,7 @@ internal sealed class LowLatencyPackager
 
         segment.Complete = true;
         var total = segment.Parts.Sum(p => p.Bytes.Length);
+        segment.Bytes = total;
         _totalBytes += total;
         _totalSeconds += segment.Duration;
         if (segment.Duration >= 0.5)
@@ -652,6 +663,7 @@ internal sealed class LowLatencyPackager
         public List<Part> Parts { get; } = [];
         public double Duration { get; set; }
         public bool Complete { get; set; }
+        public long Bytes { get; set; }
         public string? Unrecorded { get; set; }
     }
 }
