@@ -123,6 +123,7 @@ internal static class LiveRoomModule
         app.MapChatApi();
         app.MapStats();
         app.MapSellerAnalytics();
+        app.MapAnalyticsBackfill();
         return app;
     }
 }
