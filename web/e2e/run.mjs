@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { dashboard } from './dashboard.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -146,6 +147,7 @@ function publish(rtmpUrl, key, size = '854x480') {
 // ---------------------------------------------------------------------------------------------------------
 
 const scenarios = {
+  dashboard: () => dashboard({ newPage, desktop, signIn, api, token, step, eventually, screenshot }),
   /** With a sign-in provider configured and dev tokens off: no demo sign-in; the provider's code flow with PKCE signs in. */
   async oidc() {
     const page = await newPage(desktop);
