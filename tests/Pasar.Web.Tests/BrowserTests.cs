@@ -53,6 +53,16 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task The_studio_dashboard_shows_a_watched_show_with_its_figures_and_chart()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/sellers/me/analytics", "the seller dashboard (SPEC §13)");
+        var output = await BrowserScenario.RunAsync(server, "dashboard");
+        Assert.Contains("the dashboard shows \"Dashboard show\": unique viewers 1, chat messages 1", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Products_pinned_in_the_studio_appear_and_disappear_for_both_buyers()
     {
         BrowserScenario.RequireTools();

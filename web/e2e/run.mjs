@@ -1,5 +1,5 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency, dashboard)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import remind from './remind.mjs';
 import { moderate } from './moderate.mjs';
 import lowlatency from './lowlatency.mjs';
+import { dashboard } from './dashboard.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -149,6 +150,7 @@ function publish(rtmpUrl, key, size = '854x480') {
 // ---------------------------------------------------------------------------------------------------------
 
 const scenarios = {
+  dashboard: () => dashboard({ newPage, desktop, signIn, api, token, step, eventually, screenshot }),
   /** With a sign-in provider configured and dev tokens off: no demo sign-in; the provider's code flow with PKCE signs in. */
   async oidc() {
     const page = await newPage(desktop);

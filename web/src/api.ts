@@ -322,3 +322,29 @@ export interface LiveStats {
   conversionRate: number;
   timeline: { at: string; viewers: number }[];
 }
+
+/** One show in `GET /api/sellers/me/analytics` (SPEC §13). */
+export interface ShowAnalytics {
+  sessionId: string;
+  title: string;
+  status: string;
+  createdAt: string;
+  startedAt: string | null;
+  gmvMinor: number;
+  orders: number;
+  uniqueViewers: number;
+  peakViewers: number;
+  avgWatchSeconds: number;
+  productClicks: number;
+  clickThroughRate: number;
+  conversionRate: number;
+  chatMessages: number;
+  viewers: { at: string; viewers: number }[];
+}
+
+export interface SellerAnalytics {
+  from: string;
+  to: string;
+  total: Omit<ShowAnalytics, 'sessionId' | 'title' | 'status' | 'createdAt' | 'startedAt' | 'viewers'> & { shows: number };
+  shows: ShowAnalytics[];
+}

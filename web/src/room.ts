@@ -122,6 +122,8 @@ export interface LiveRoom extends RoomState {
   sendChat: (text: string) => Promise<void>;
   reloadSession: () => void;
   hubRef: { current: HubConnection | null };
+  /** Reports a click on a product of the room (SPEC §13 analytics); never throws. */
+  productClicked: (productId: string) => void;
 }
 
 /** Joins the room of `sessionId` for as long as the component is mounted. */
@@ -269,5 +271,11 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     }
   };
 
-  return { ...state, sendChat, reloadSession, hubRef };
+  // SPEC §13: a click on a product in the room counts for the show's click-through (anonymous viewers too).
+  const productClicked = (productId: string) => {
+    const hub = hubRef.current;
+    if (hub && state.hub === 'connected') hub.invoke('ProductClicked', sessionId, productId).catch(() => undefined);
+  };
+
+  return { ...state, sendChat, reloadSession, hubRef, productClicked };
 }

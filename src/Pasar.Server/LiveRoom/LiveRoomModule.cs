@@ -129,6 +129,7 @@ internal static class LiveRoomModule
         app.MapModerators();
         app.MapStats();
         app.MapSellerAnalytics();
+        app.MapAnalyticsBackfill();
         return app;
     }
 }

@@ -61,7 +61,7 @@ internal static class RoomAnalytics
     /// tables. Current and peak viewers and the timeline are the room's live state and come from it either way.
     /// A ClickHouse that cannot answer falls back to SQL, which holds the same events.
     /// </summary>
-    private static async Task<SessionFigures> FiguresAsync(RoomSession session, ISessionAnalytics analytics, Database db, ILoggerFactory logs, CancellationToken ct)
+    internal static async Task<SessionFigures> FiguresAsync(RoomSession session, ISessionAnalytics analytics, Database db, ILoggerFactory logs, CancellationToken ct)
     {
         if (analytics.Enabled)
         {

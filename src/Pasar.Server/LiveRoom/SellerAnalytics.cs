@@ -42,7 +42,7 @@ internal static class SellerAnalytics
 
     internal static async Task<Results<Ok<SellerAnalyticsReport>, ValidationProblem>> Get(
         [FromQuery] string? from, [FromQuery] string? to, ClaimsPrincipal user, LiveSessionStore sessions, ISessionAnalytics analytics,
-        ViewWriter views, ChatWriter chat, Database db, TimeProvider time, CancellationToken ct)
+        ViewWriter views, ChatWriter chat, Database db, TimeProvider time, ILoggerFactory logs, CancellationToken ct)
     {
         var v = new RequestValidator();
         var end = Parse(to, "to", v) ?? time.GetUtcNow();
@@ -66,9 +66,7 @@ internal static class SellerAnalytics
         await using var c = await db.OpenAsync(ct);
         foreach (var show in shows)
         {
-            var f = analytics.Enabled
-                ? await analytics.SessionAsync(sellerId, show.Id, ct)
-                : await RoomAnalytics.SqlFiguresAsync(db, show.Id, ct);
+            var f = await RoomAnalytics.FiguresAsync(new RoomSession(show.Id, show.SellerId, show.Status), analytics, db, logs, ct);
             var peak = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "SELECT peak_viewers FROM live_room_stats WHERE session_id = @id", new { id = show.Id }, cancellationToken: ct)) ?? 0;
             var series = (await c.QueryAsync<(long At, long Viewers)>(new CommandDefinition(

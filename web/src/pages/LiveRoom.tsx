@@ -95,7 +95,7 @@ function FlashSaleCard({ sale }: { sale: FlashSale }) {
   );
 }
 
-function Pinned({ pinned, lowStock }: { pinned: Pin[]; lowStock: Record<string, number> }) {
+function Pinned({ pinned, lowStock, onProductClick }: { pinned: Pin[]; lowStock: Record<string, number>; onProductClick: (productId: string) => void }) {
   const { buy, busy, error } = useBuy();
   if (pinned.length === 0) return null;
   return (
@@ -106,14 +106,14 @@ function Pinned({ pinned, lowStock }: { pinned: Pin[]; lowStock: Record<string, 
           <li key={p.productId}>
             <Thumb product={p} size="sm" />
             <span class="grow">
-              <a href={`/p/${encodeURIComponent(p.productId)}`} class="clip">{p.title}</a>
+              <a href={`/p/${encodeURIComponent(p.productId)}`} class="clip" onClick={() => onProductClick(p.productId)}>{p.title}</a>
               <Price minor={p.priceMinor} currency={p.currency} />
               {lowStock[p.productId] !== undefined && (
                 <span class="badge low">{lowStock[p.productId] <= 0 ? 'Sold out' : `Only ${lowStock[p.productId]} left!`}</span>
               )}
             </span>
             <button type="button" class="small" disabled={busy !== null}
-              onClick={() => buy(`pin:${p.productId}`, '/api/orders', { productId: p.productId, quantity: 1 })}>
+              onClick={() => { onProductClick(p.productId); buy(`pin:${p.productId}`, '/api/orders', { productId: p.productId, quantity: 1 }); }}>
               Buy<span class="sr-only"> {p.title}</span>
             </button>
           </li>
@@ -203,7 +203,7 @@ export default function LiveRoom({ id }: { id?: string }) {
         {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
         {room.poll && <PollCard poll={room.poll} />}
         {room.giveaway && <GiveawayCard giveaway={room.giveaway} />}
-        <Pinned pinned={room.pinned} lowStock={room.lowStock} />
+        <Pinned pinned={room.pinned} lowStock={room.lowStock} onProductClick={room.productClicked} />
         <FollowButton sellerId={s.sellerId} />
         {appointed && !owner && s.status !== 'ended' && <ModeratorTools session={s} poll={room.poll} />}
       </div>

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { errorText, get, post, type CreatedSession, type LiveSession, type Page, type Product } from '../api';
 import { useUser } from '../auth';
 import { ago } from '../format';
+import { Dashboard } from '../studio/Dashboard';
 import { Manage } from '../studio/Manage';
 import { NewProduct } from '../studio/NewProduct';
 import { statusLabel } from '../studio/status';
@@ -110,6 +111,9 @@ export default function Studio() {
         <div class="studio-products">
           <Section title="List a product" id="new-product">
             <NewProduct onCreated={products.reload} />
+          </Section>
+          <Section title="Analytics, last 30 days" id="analytics">
+            <Dashboard />
           </Section>
         </div>
       </div>

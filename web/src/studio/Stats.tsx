@@ -2,7 +2,7 @@ import { get, isMissingRoute, type LiveSession, type LiveStats } from '../api';
 import { clock, count, duration, money } from '../format';
 import { ErrorNote, Loading, useAsync, useInterval } from '../ui';
 
-function ViewersChart({ timeline }: { timeline: { at: string; viewers: number }[] }) {
+export function ViewersChart({ timeline }: { timeline: { at: string; viewers: number }[] }) {
   if (timeline.length < 2) return <p class="muted small">The viewers chart appears once the show has been live for a minute.</p>;
   const w = 600;
   const h = 160;
