@@ -51,3 +51,12 @@ internal sealed class ChatOptions
     /// <summary>Frames a connection may have waiting before it is dropped as a slow consumer.</summary>
     public int MaxPendingWrites { get; set; } = 64;
 }
+
+/// <summary>The live room's display limits (<c>Pasar:LiveRoom</c>).</summary>
+internal sealed class LiveRoomOptions
+{
+    public const string Section = "Pasar:LiveRoom";
+
+    /// <summary>Chat messages a second each viewer is shown of others' at most; past that the room gets a fair sample.</summary>
+    public int MaxChatShownPerSecond { get; set; } = 30;
+}

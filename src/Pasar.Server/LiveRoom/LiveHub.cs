@@ -95,7 +95,7 @@ internal sealed class LiveHub(
             throw new HubException($"{HubLimits.NotJoined}: Join the session before chatting in it.");
         }
 
-        var sent = await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted);
+        var sent = await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted, Context.ConnectionId);
         analytics.Chat(sent);
     }
 

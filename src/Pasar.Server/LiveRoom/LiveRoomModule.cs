@@ -16,6 +16,9 @@ internal static class LiveRoomModule
             .Validate(o => o.MaxPendingWrites is >= 4 and <= 10_000, "Pasar:Chat:MaxPendingWrites must be between 4 and 10000.")
             .Validate(o => o.CoalesceTick >= TimeSpan.FromMilliseconds(10) && o.CoalesceTick <= TimeSpan.FromSeconds(5), "Pasar:Chat:CoalesceTick must be between 10 ms and 5 s.")
             .ValidateOnStart();
+        builder.Services.AddOptions<LiveRoomOptions>().BindConfiguration(LiveRoomOptions.Section)
+            .Validate(o => o.MaxChatShownPerSecond is >= 1 and <= 100_000, "Pasar:LiveRoom:MaxChatShownPerSecond must be between 1 and 100000.")
+            .ValidateOnStart();
         builder.Services.AddSingleton<LiveRoomMetrics>();
         builder.Services.AddSingleton<ViewerIds>();
         builder.Services.AddSingleton<LiveHubFilter>();
@@ -95,6 +98,7 @@ internal static class LiveRoomModule
         builder.Services.AddSingleton<ViewWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewWriter>());
         builder.Services.AddSingleton<RoomAnalyticsFeed>();
+        builder.Services.AddSingleton<ChatSampler>();
         builder.Services.AddSingleton<ChatCoalescer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatCoalescer>());
         builder.Services.AddSingleton<ChatService>();
