@@ -13,6 +13,9 @@ internal sealed record MuteRequest(string? UserId, int? DurationSeconds);
 
 internal sealed record Mute(string SessionId, string UserId, DateTimeOffset Until);
 
+/// <summary>The reactions a room got in one tick, pushed as <c>reactions</c> (SPEC §16).</summary>
+public sealed record ReactionsUpdated(string SessionId, long Heart, long Like, long Fire, long Clap);
+
 public sealed record ViewersUpdated(string SessionId, long Current, long Peak);
 
 public sealed record PinnedProduct(string ProductId, string Title, long PriceMinor, string Currency, string? ImageUrl, DateTimeOffset PinnedAt);

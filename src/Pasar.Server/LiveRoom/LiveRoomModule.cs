@@ -71,6 +71,7 @@ internal static class LiveRoomModule
             broadcaster.Register<ChatDeleted>("chatDeleted");
             broadcaster.Register<PinsUpdated>("pinsUpdated");
             broadcaster.Register<ViewersUpdated>("viewersUpdated");
+            broadcaster.Register<ReactionsUpdated>("reactions");
             broadcaster.Register<SessionStatusChanged>("sessionStatus");
             broadcaster.Register<ChatSettings>("chatSettings");
             broadcaster.Register<ModeratorsChanged>("moderatorsChanged");
@@ -102,6 +103,8 @@ internal static class LiveRoomModule
         builder.Services.AddSingleton<ChatCoalescer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatCoalescer>());
         builder.Services.AddSingleton<ChatService>();
+        builder.Services.AddSingleton<ReactionTally>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReactionTally>());
         builder.Services.AddSingleton<ViewerPresence>();
         builder.Services.AddSingleton<IRoomPresence>(sp => sp.GetRequiredService<ViewerPresence>());
         builder.Services.AddSingleton<ViewerCountPusher>();
