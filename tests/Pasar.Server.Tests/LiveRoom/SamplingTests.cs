@@ -73,6 +73,8 @@ public sealed class SamplingTests
         var first = nodes[0];
         using var owner = await first.ClientAsAsync("seller-1", "seller", "Ayu");
         var sessionId = await ChatTests.CreateSessionAsync(owner);
+        using var moderator = await first.ClientAsAsync("mod-1", "buyer", "Mod");
+        (await moderator.GetAsync("/api/me/orders", Ct)).EnsureSuccessStatusCode(); // the first request records the user
         Assert.True((await ModeratorTests.AppointAsync(owner, sessionId, "mod-1")).IsSuccessStatusCode);
 
         var node = 0;
