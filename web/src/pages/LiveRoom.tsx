@@ -10,6 +10,7 @@ import { useLiveRoom } from '../room';
 import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
 import { FollowButton } from './Product';
 import { NotifyMe, ShowNotices, startsAt } from '../upcoming';
+import { Reactions } from '../reactions';
 
 // ---- The player: hls.js where MSE exists, native HLS on Safari/iOS ----
 
@@ -279,6 +280,7 @@ export default function LiveRoom({ id }: { id?: string }) {
         )}
         <ShowNotices hub={room.hub === 'connected' ? room.hubRef.current : null} />
         {s.status !== 'created' && s.status !== 'scheduled' && s.status !== 'cancelled' && src && <Player src={src} live={s.status === 'live'} />}
+        {(s.status === 'live' || s.status === 'created') && <Reactions hub={room.hub === 'connected' ? room.hubRef.current : null} sessionId={sessionId} />}
         {s.status === 'ended' && !src && (
           <div class="player placeholder" role="status">
             <p>This live show has ended{s.endedAt ? '' : ''}. No replay is available.</p>
