@@ -37,6 +37,8 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Rtmp:Port"] = "0",
             // One client address loads the whole server here; the tests of the limits turn them back on.
             ["Pasar:RateLimits:Enabled"] = "false",
+            // The chat fan-out figures measure every message to every viewer, as the peers do: no room sampling (ADR 0020).
+            ["Pasar:LiveRoom:MaxChatShownPerSecond"] = "100000",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())

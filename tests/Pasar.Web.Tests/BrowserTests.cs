@@ -107,6 +107,17 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task A_heart_tapped_by_one_buyer_floats_up_for_another()
+    {
+        BrowserScenario.RequireTools();
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/hubs/live", "the live-room hub (SPEC §6.2)");
+        var output = await BrowserScenario.RunAsync(server, "react", TimeSpan.FromMinutes(3));
+        Assert.Contains("hearts float up", output, StringComparison.Ordinal);
+        Assert.Contains("Dimas’s reaction counter shows 5", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_show_created_in_the_studio_and_published_with_ffmpeg_plays_for_a_buyer()
     {
         BrowserScenario.RequireTools(ffmpeg: true);

@@ -1,5 +1,5 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency, dashboard)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency, dashboard, react)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -12,6 +12,7 @@ import remind from './remind.mjs';
 import { moderate } from './moderate.mjs';
 import lowlatency from './lowlatency.mjs';
 import { dashboard } from './dashboard.mjs';
+import { react } from './react.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -513,6 +514,7 @@ const scenarios = {
   remind: () => remind({ newPage, signIn, step, api, token, eventually, screenshot, phone, desktop }),
   moderate: () => moderate({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
   lowlatency: () => lowlatency({ newPage, signIn, step, eventually, publish, phone, desktop }),
+  react: () => react({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
 };
 
 // ---------------------------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ internal sealed record MuteRequest(string? UserId, int? DurationSeconds);
 
 internal sealed record Mute(string SessionId, string UserId, DateTimeOffset Until);
 
+/// <summary>The reactions a room got in one tick, pushed as <c>reactions</c> (SPEC §16).</summary>
+public sealed record ReactionsUpdated(string SessionId, long Heart, long Like, long Fire, long Clap);
+
 public sealed record ViewersUpdated(string SessionId, long Current, long Peak);
 
 public sealed record PinnedProduct(string ProductId, string Title, long PriceMinor, string Currency, string? ImageUrl, DateTimeOffset PinnedAt);
@@ -50,4 +53,13 @@ internal sealed class ChatOptions
 
     /// <summary>Frames a connection may have waiting before it is dropped as a slow consumer.</summary>
     public int MaxPendingWrites { get; set; } = 64;
+}
+
+/// <summary>The live room's display limits (<c>Pasar:LiveRoom</c>).</summary>
+internal sealed class LiveRoomOptions
+{
+    public const string Section = "Pasar:LiveRoom";
+
+    /// <summary>Chat messages a second each viewer is shown of others' at most; past that the room gets a fair sample.</summary>
+    public int MaxChatShownPerSecond { get; set; } = 30;
 }

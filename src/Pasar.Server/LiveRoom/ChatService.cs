@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Dapper;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.Options;
 using Pasar.Server.Live;
 using Pasar.Server.Platform;
@@ -36,7 +37,7 @@ internal sealed class ChatService(
 
     public const int MaxLength = 300;
 
-    public async Task<ChatMessage> SendAsync(string sessionId, string userId, string userName, string? text, CancellationToken ct)
+    public async Task<ChatMessage> SendAsync(string sessionId, string userId, string userName, string? text, CancellationToken ct, string? connectionId = null)
     {
         var trimmed = text?.Trim() ?? "";
         if (trimmed.Length is 0 or > MaxLength || trimmed.Any(char.IsControl))
@@ -71,7 +72,7 @@ internal sealed class ChatService(
             {
                 case "OK":
                     var message = new ChatMessage(Ids.New(), sessionId, userId, userName, trimmed, DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()), role);
-                    coalescer.Add(message);
+                    coalescer.Add(message, connectionId);
                     writer.Enqueue(message);
                     metrics.ChatMessages.Add(1);
                     return message;
@@ -126,11 +127,13 @@ internal sealed class ChatService(
 
 /// <summary>
 /// Merges a room's accepted messages into one <c>chat</c> frame per tick (100 ms by default): at 1,000
-/// messages a second a viewer gets 10 frames, not 1,000.
+/// messages a second a viewer gets 10 frames, not 1,000. Past the room's display cap the frame carries the
+/// tick's sample (<see cref="ChatSampler"/>), and a sender whose message was left out gets it alone, on its
+/// own connection: the only per-viewer work.
 /// </summary>
-internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOptions> options, ILogger<ChatCoalescer> logger) : BackgroundService
+internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, ChatSampler sampler, RoomRegistry registry, IOptions<ChatOptions> options, ILogger<ChatCoalescer> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<string, ConcurrentQueue<ChatMessage>> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<PendingChat>> _pending = new(StringComparer.Ordinal);
 
     // Adding and dropping an idle room's queue take this lock, so no message goes into a queue that was just dropped.
     private readonly Lock _gate = new();
@@ -138,11 +141,11 @@ internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOp
     /// <summary>Rooms with a queue here (for tests and bounds).</summary>
     internal int RoomCount => _pending.Count;
 
-    public void Add(ChatMessage message)
+    public void Add(ChatMessage message, string? connectionId = null)
     {
         lock (_gate)
         {
-            _pending.GetOrAdd(message.SessionId, _ => new()).Enqueue(message);
+            _pending.GetOrAdd(message.SessionId, _ => new()).Enqueue(new PendingChat(message, connectionId));
         }
     }
 
@@ -174,14 +177,14 @@ internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOp
                 {
                     if (queue.IsEmpty)
                     {
-                        _pending.TryRemove(new KeyValuePair<string, ConcurrentQueue<ChatMessage>>(sessionId, queue));
+                        _pending.TryRemove(new KeyValuePair<string, ConcurrentQueue<PendingChat>>(sessionId, queue));
                     }
                 }
 
                 continue;
             }
 
-            var batch = new List<ChatMessage>();
+            var batch = new List<PendingChat>();
             while (queue.TryDequeue(out var m))
             {
                 batch.Add(m);
@@ -189,7 +192,19 @@ internal sealed class ChatCoalescer(RoomBroadcaster broadcaster, IOptions<ChatOp
 
             try
             {
-                await broadcaster.PublishAsync(RoomTarget.Session, sessionId, "chat", batch.ToArray());
+                var (shown, ownOnly) = await sampler.SampleAsync(sessionId, batch);
+                if (shown.Count > 0)
+                {
+                    await broadcaster.PublishAsync(RoomTarget.Session, sessionId, "chat", shown.ToArray());
+                }
+
+                foreach (var own in ownOnly.GroupBy(p => p.ConnectionId))
+                {
+                    if (own.Key is not null && registry.Find(own.Key) is { } sender)
+                    {
+                        sender.Write(new SerializedHubMessage(new InvocationMessage("chat", [own.Select(p => p.Message).ToArray()])));
+                    }
+                }
             }
             catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
             {

@@ -18,6 +18,7 @@ internal static class HubLimits
     public const string TooManySessions = "TOO_MANY_SESSIONS";
     public const string InvalidProduct = "INVALID_PRODUCT";
     public const string NotJoined = "NOT_JOINED";
+    public const string InvalidReaction = "INVALID_REACTION";
 
     /// <summary>Ids are Pasar's own (32 hex digits) or a seed's readable ones: letters, digits, '-' and '_', at most 64.</summary>
     public static bool IsValidId(string? id) =>

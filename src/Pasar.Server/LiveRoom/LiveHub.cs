@@ -12,6 +12,8 @@ internal sealed class LiveHub(
     RoomRegistry registry,
     RoomSessions sessions,
     ChatService chat,
+    ReactionTally reactions,
+    LiveRoomMetrics roomMetrics,
     ChatWriter chatWriter,
     RecentChat recent,
     ViewerPresence presence,
@@ -95,8 +97,38 @@ internal sealed class LiveHub(
             throw new HubException($"{HubLimits.NotJoined}: Join the session before chatting in it.");
         }
 
-        var sent = await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted);
+        var sent = await chat.SendAsync(sessionId, user.FindFirst("sub")!.Value, user.FindFirst("name")?.Value ?? user.FindFirst("sub")!.Value, text, Context.ConnectionAborted, Context.ConnectionId);
         analytics.Chat(sent);
+    }
+
+    /// <summary>SPEC §16: a tap on heart, like, fire or clap; at most 10 a second per user, counted per tick, never stored.</summary>
+    public async Task SendReaction(string sessionId, string kind)
+    {
+        var user = Context.User;
+        if (user?.Identity?.IsAuthenticated != true)
+        {
+            throw Refuse(ChatErrors.Unauthorized, "Sign in to react.");
+        }
+
+        if (sessionId is null || !Member().Sessions.ContainsKey(sessionId))
+        {
+            throw Refuse(HubLimits.NotJoined, "Join the session before reacting in it.");
+        }
+
+        if (kind is null || !ReactionTally.Kinds.Contains(kind))
+        {
+            throw Refuse(HubLimits.InvalidReaction, "A reaction is heart, like, fire or clap.");
+        }
+
+        if ((await sessions.FindAsync(sessionId, Context.ConnectionAborted))?.Status == LiveStatus.Ended)
+        {
+            throw Refuse(ChatErrors.SessionEnded, "This live session has ended.");
+        }
+
+        if (!await reactions.TapAsync(sessionId, user.FindFirst("sub")!.Value, kind))
+        {
+            throw Refuse(ChatErrors.RateLimited, $"At most {ReactionTally.PerUserPerSecond} reactions a second.");
+        }
     }
 
     public async Task Heartbeat(string sessionId)
@@ -177,6 +209,12 @@ internal sealed class LiveHub(
     }
 
     private string ViewId(string sessionId) => $"{Context.ConnectionId}:{sessionId}";
+
+    private HubException Refuse(string code, string detail)
+    {
+        roomMetrics.HubCallsRefused.Add(1, new KeyValuePair<string, object?>("code", code));
+        return new HubException($"{code}: {detail}");
+    }
 
     private RoomMember Member() => registry.Find(Context.ConnectionId) ?? throw new HubException("NOT_CONNECTED: Reconnect and try again.");
 }

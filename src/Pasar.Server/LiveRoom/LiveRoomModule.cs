@@ -16,6 +16,9 @@ internal static class LiveRoomModule
             .Validate(o => o.MaxPendingWrites is >= 4 and <= 10_000, "Pasar:Chat:MaxPendingWrites must be between 4 and 10000.")
             .Validate(o => o.CoalesceTick >= TimeSpan.FromMilliseconds(10) && o.CoalesceTick <= TimeSpan.FromSeconds(5), "Pasar:Chat:CoalesceTick must be between 10 ms and 5 s.")
             .ValidateOnStart();
+        builder.Services.AddOptions<LiveRoomOptions>().BindConfiguration(LiveRoomOptions.Section)
+            .Validate(o => o.MaxChatShownPerSecond is >= 1 and <= 100_000, "Pasar:LiveRoom:MaxChatShownPerSecond must be between 1 and 100000.")
+            .ValidateOnStart();
         builder.Services.AddSingleton<LiveRoomMetrics>();
         builder.Services.AddSingleton<ViewerIds>();
         builder.Services.AddSingleton<LiveHubFilter>();
@@ -68,6 +71,7 @@ internal static class LiveRoomModule
             broadcaster.Register<ChatDeleted>("chatDeleted");
             broadcaster.Register<PinsUpdated>("pinsUpdated");
             broadcaster.Register<ViewersUpdated>("viewersUpdated");
+            broadcaster.Register<ReactionsUpdated>("reactions");
             broadcaster.Register<SessionStatusChanged>("sessionStatus");
             broadcaster.Register<ChatSettings>("chatSettings");
             broadcaster.Register<ModeratorsChanged>("moderatorsChanged");
@@ -95,9 +99,12 @@ internal static class LiveRoomModule
         builder.Services.AddSingleton<ViewWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewWriter>());
         builder.Services.AddSingleton<RoomAnalyticsFeed>();
+        builder.Services.AddSingleton<ChatSampler>();
         builder.Services.AddSingleton<ChatCoalescer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatCoalescer>());
         builder.Services.AddSingleton<ChatService>();
+        builder.Services.AddSingleton<ReactionTally>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReactionTally>());
         builder.Services.AddSingleton<ViewerPresence>();
         builder.Services.AddSingleton<IRoomPresence>(sp => sp.GetRequiredService<ViewerPresence>());
         builder.Services.AddSingleton<ViewerCountPusher>();

@@ -21,6 +21,7 @@ public sealed class PublicSurfaceTests
         "Pasar.Server.LiveRoom.PinnedProduct",
         "Pasar.Server.LiveRoom.PinsUpdated",
         "Pasar.Server.LiveRoom.ViewersUpdated",
+        "Pasar.Server.LiveRoom.ReactionsUpdated",
         "Pasar.Server.LiveRoom.SessionStatusChanged",
         "Pasar.Server.LiveRoom.RoomSnapshot",
         "Pasar.Server.LiveRoom.LiveViewersSnapshot",

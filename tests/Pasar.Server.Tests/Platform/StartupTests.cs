@@ -30,6 +30,7 @@ public sealed class StartupTests
     [InlineData("Pasar:Region:TimeZone", "Mars/Olympus_Mons")]
     [InlineData("Pasar:Auth:SigningKey", "too-short")]
     [InlineData("Pasar:Coins:MaxRedeemPercent", "140")]
+    [InlineData("Pasar:LiveRoom:MaxChatShownPerSecond", "0")]
     public async Task A_bad_setting_fails_the_start_with_its_name(string key, string value)
     {
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => PasarApp.StartAsync(Backend.Embedded, s => s[key] = value));

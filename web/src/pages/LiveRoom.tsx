@@ -10,6 +10,7 @@ import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsyn
 import { FollowButton } from './Product';
 import { NotifyMe, ShowNotices, startsAt } from '../upcoming';
 import { Player } from '../player';
+import { Reactions } from '../reactions';
 
 // ---- Buying from the room ----
 
@@ -194,6 +195,7 @@ export default function LiveRoom({ id }: { id?: string }) {
         )}
         <ShowNotices hub={room.hub === 'connected' ? room.hubRef.current : null} />
         {s.status !== 'created' && s.status !== 'scheduled' && s.status !== 'cancelled' && src && <Player src={src} live={s.status === 'live'} />}
+        {(s.status === 'live' || s.status === 'created') && <Reactions hub={room.hub === 'connected' ? room.hubRef.current : null} sessionId={sessionId} />}
         {s.status === 'ended' && !src && (
           <div class="player placeholder" role="status">
             <p>This live show has ended{s.endedAt ? '' : ''}. No replay is available.</p>
