@@ -90,8 +90,10 @@ public sealed class VoucherTests
         Assert.Equal(50L, await app.ScalarAsync<long>("SELECT claimed FROM vouchers WHERE id = @voucherId", new { voucherId }));
         await viewer.WaitForAsync("voucherUpdated", e => e.GetProperty("remaining").GetInt32() == 0, TimeSpan.FromSeconds(10));
 
-        // A late joiner and the session API carry the voucher (sold out, still in its window).
+        // A late joiner (over MessagePack too) and the session API carry the voucher (sold out, still in its window).
         await using var late = await RoomClient.ConnectAsync(app, anonId: "late-joiner");
+        await using var latePack = await RoomClient.ConnectAsync(app, anonId: "late-joiner-pack", messagePack: true);
+        Assert.Equal(0, (await latePack.JoinAsync(show.SessionId)).GetProperty("activeVouchers")[0].GetProperty("remaining").GetInt32());
         var snapshot = await late.JoinAsync(show.SessionId);
         Assert.Equal(voucherId, snapshot.GetProperty("activeVouchers")[0].GetProperty("id").GetString());
         var session = await (await app.Client.GetAsync($"/api/live/sessions/{show.SessionId}", Ct)).JsonAsync();
