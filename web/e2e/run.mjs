@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import remind from './remind.mjs';
 import { moderate } from './moderate.mjs';
+import { voucher } from './voucher.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -509,6 +510,7 @@ const scenarios = {
 
   remind: () => remind({ newPage, signIn, step, api, token, eventually, screenshot, phone, desktop }),
   moderate: () => moderate({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
+  voucher: () => voucher({ newPage, signIn, step, eventually, screenshot, publish, api, desktop }),
 };
 
 // ---------------------------------------------------------------------------------------------------------
