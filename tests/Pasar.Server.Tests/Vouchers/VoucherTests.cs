@@ -108,6 +108,24 @@ public sealed class VoucherTests
 
     [Theory]
     [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Forty_buyers_claiming_three_times_each_on_ten_with_limit_one_get_ten_claims_one_each(Backend backend)
+    {
+        await using var app = await PasarApp.StartAsync(backend);
+        var show = await FlashSaleTests.OnAirAsync(app);
+        var voucherId = (await DropAsync(show.Seller, show.SessionId, Terms(quantity: 10, perUserLimit: 1))).GetProperty("id").GetString()!;
+
+        var results = await CrowdAsync(app, voucherId, 120, 40);
+
+        Assert.Equal(10, results.Count(r => r.Status == HttpStatusCode.Created));
+        Assert.Equal(10, results.Where(r => r.Status == HttpStatusCode.Created).Select(r => r.User).Distinct().Count());
+        Assert.All(results.Where(r => r.Status != HttpStatusCode.Created), r => Assert.Contains(r.Code, new[] { "SOLD_OUT", "LIMIT_REACHED" }));
+        Assert.Equal(10L, await app.ScalarAsync<long>("SELECT COUNT(DISTINCT user_id) FROM voucher_claims WHERE voucher_id = @voucherId", new { voucherId }));
+        Assert.Equal(10L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM voucher_claims WHERE voucher_id = @voucherId", new { voucherId }));
+        show.Seller.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_user_s_parallel_claims_stop_at_the_limit_and_a_retry_returns_the_same_claim(Backend backend)
     {
         await using var app = await PasarApp.StartAsync(backend);
@@ -272,6 +290,13 @@ public sealed class VoucherTests
         Assert.All(results.Where(r => r.Status != HttpStatusCode.Created), r => Assert.Contains(r.Code, new[] { "SOLD_OUT", "LIMIT_REACHED" }));
         Assert.All(results.Where(r => r.Status == HttpStatusCode.Created).GroupBy(r => r.User), g => Assert.True(g.Count() <= 2));
         Assert.Equal(50L, await nodeB.ScalarAsync<long>("SELECT COUNT(*) FROM voucher_claims WHERE voucher_id = @voucherId", new { voucherId }));
+
+        // Forty buyers, three taps each, through both nodes, on ten with a limit of one: ten claims, one each.
+        var small = (await DropAsync(show.Seller, show.SessionId, Terms(quantity: 10, perUserLimit: 1))).GetProperty("id").GetString()!;
+        var burst = await CrowdAsync(nodeB, small, 120, 40, nodeA);
+        Assert.Equal(10, burst.Count(r => r.Status == HttpStatusCode.Created));
+        Assert.Equal(10, burst.Where(r => r.Status == HttpStatusCode.Created).Select(r => r.User).Distinct().Count());
+        Assert.Equal(10L, await nodeA.ScalarAsync<long>("SELECT COUNT(DISTINCT user_id) FROM voucher_claims WHERE voucher_id = @small", new { small }));
         show.Seller.Dispose();
     }
 
