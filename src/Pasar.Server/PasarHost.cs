@@ -12,6 +12,7 @@ using Pasar.Server.Orders;
 using Pasar.Server.Platform;
 using Pasar.Server.Proof;
 using Pasar.Server.Social;
+using Pasar.Server.Vouchers;
 using Pasar.Server.Web;
 
 namespace Pasar.Server;
@@ -35,6 +36,7 @@ public static class PasarHost
         builder.AddFlashSales();
         builder.AddProof();
         builder.AddEngagement();
+        builder.AddVouchers();
         builder.AddWeb();
         builder.AddDemo();
         configure?.Invoke(builder);
@@ -54,6 +56,7 @@ public static class PasarHost
         app.MapFlashSales();
         app.MapProof();
         app.MapEngagement();
+        app.MapVouchers();
         app.MapWeb();
         app.MapDemo();
         return app;

@@ -118,6 +118,18 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task A_seller_drops_a_voucher_a_buyer_claims_it_in_the_room_and_spends_it_at_checkout()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/vouchers", "live vouchers (SPEC §15)");
+        var output = await BrowserScenario.RunAsync(server, "voucher", TimeSpan.FromMinutes(4));
+        Assert.Contains("the buyer claimed it and the remaining count dropped to 4", output, StringComparison.Ordinal);
+        Assert.Contains("the buyer spent the voucher at checkout", output, StringComparison.Ordinal);
+        Assert.Contains("the studio counts the redemption", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_show_created_in_the_studio_and_published_with_ffmpeg_plays_for_a_buyer()
     {
         BrowserScenario.RequireTools(ffmpeg: true);

@@ -138,6 +138,8 @@ export interface Order {
   status: string;
   flashSaleId: string | null;
   ref: string | null;
+  discountMinor?: number;
+  claimId?: string | null;
 }
 
 export interface Seller {
@@ -252,7 +254,34 @@ export interface LiveSession {
   pinned: Pin[];
   activeFlashSale: FlashSale | null;
   activePoll?: Poll | null;
+  activeVouchers?: Voucher[];
   activeGiveaway?: Giveaway | null;
+}
+
+export interface Voucher {
+  id: string;
+  sessionId: string;
+  sellerId: string;
+  discountMinor: number;
+  currency: string;
+  minSpendMinor: number;
+  quantity: number;
+  remaining: number;
+  perUserLimit: number;
+  startsAt: string;
+  endsAt: string;
+  status: 'active' | 'ended' | string;
+}
+
+export interface VoucherClaim {
+  voucherId: string;
+  claimId: string;
+  sessionId: string;
+  sellerId: string;
+  discountMinor: number;
+  currency: string;
+  minSpendMinor: number;
+  claimedAt: string;
 }
 
 export interface Poll {

@@ -1,7 +1,7 @@
 // The state of one live room, kept in step with the hub (SPEC §6.2): a snapshot on join, then events.
 
 import { useEffect, useReducer, useRef } from 'preact/hooks';
-import { get, type ChatMessage, type FlashSale, type Giveaway, type LiveSession, type Pin, type Poll } from './api';
+import { get, type ChatMessage, type FlashSale, type Giveaway, type LiveSession, type Pin, type Poll, type Voucher } from './api';
 import { rememberViewerId, useUser } from './auth';
 import { createLiveHub, hubProblem, isHubMissing, type HubConnection } from './hub';
 import { toast } from './ui';
@@ -16,6 +16,7 @@ export interface RoomState {
   flashSale: FlashSale | null;
   poll: Poll | null;
   giveaway: Giveaway | null;
+  vouchers: Voucher[];
   chat: ChatMessage[];
   hub: HubStatus;
   lowStock: Record<string, number>;
@@ -28,6 +29,7 @@ interface Snapshot {
   activeFlashSale?: FlashSale | null;
   activePoll?: Poll | null;
   activeGiveaway?: Giveaway | null;
+  activeVouchers?: Voucher[];
   recentChat?: ChatMessage[];
   /** The anonymous viewer id the server issued (null when signed in): kept and presented on the next connect. */
   viewerToken?: string | null;
@@ -48,6 +50,8 @@ type Action =
   | { type: 'poll'; poll: Poll }
   | { type: 'pollCounts'; id: string; counts: number[] }
   | { type: 'giveaway'; giveaway: Giveaway }
+  | { type: 'voucher'; voucher: Voucher }
+  | { type: 'voucherRemaining'; id: string; remaining: number }
   | { type: 'status'; status: string; replayUrl?: string | null }
   | { type: 'lowStock'; productId: string; stock: number };
 
@@ -65,6 +69,7 @@ function reduce(s: RoomState, a: Action): RoomState {
         viewers: s.hub === 'connected' ? s.viewers : a.session.viewers ?? s.viewers,
         poll: s.hub === 'connected' ? s.poll : a.session.activePoll ?? s.poll,
         giveaway: s.hub === 'connected' ? s.giveaway : a.session.activeGiveaway ?? s.giveaway,
+        vouchers: s.hub === 'connected' ? s.vouchers : a.session.activeVouchers ?? s.vouchers,
       };
     case 'sessionError':
       return { ...s, sessionError: a.error };
@@ -79,6 +84,7 @@ function reduce(s: RoomState, a: Action): RoomState {
         // A poll or giveaway that ended stays on screen (its results); a running one from the snapshot replaces it.
         poll: snap.activePoll ?? s.poll,
         giveaway: snap.activeGiveaway ?? s.giveaway,
+        vouchers: snap.activeVouchers ?? s.vouchers,
         chat: snap.recentChat ? [...snap.recentChat].sort((x, y) => x.sentAt.localeCompare(y.sentAt)).slice(-maxChat) : s.chat,
       };
     }
@@ -111,6 +117,10 @@ function reduce(s: RoomState, a: Action): RoomState {
         : s;
     case 'giveaway':
       return { ...s, giveaway: a.giveaway };
+    case 'voucher':
+      return { ...s, vouchers: [...s.vouchers.filter((v) => v.id !== a.voucher.id), a.voucher] };
+    case 'voucherRemaining':
+      return { ...s, vouchers: s.vouchers.map((v) => (v.id === a.id ? { ...v, remaining: a.remaining } : v)) };
     case 'status':
       return s.session ? { ...s, session: { ...s.session, status: a.status, replayUrl: a.replayUrl ?? s.session.replayUrl } } : s;
     case 'lowStock':
@@ -137,6 +147,7 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     flashSale: null,
     poll: null,
     giveaway: null,
+    vouchers: [],
     chat: [],
     hub: 'connecting',
     lowStock: {},
@@ -206,6 +217,10 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     hub.on('pollStarted', (poll: Poll) => {
       if (poll.sessionId === sessionId) dispatch({ type: 'poll', poll });
     });
+    hub.on('voucherDropped', (voucher: Voucher) => {
+      if (voucher.sessionId === sessionId) dispatch({ type: 'voucher', voucher });
+    });
+    hub.on('voucherUpdated', (e: { id: string; remaining: number }) => dispatch({ type: 'voucherRemaining', id: e.id, remaining: e.remaining }));
     hub.on('pollUpdated', (e: { id: string; sessionId?: string; counts: number[] }) => dispatch({ type: 'pollCounts', id: e.id, counts: e.counts }));
     hub.on('pollEnded', (poll: Poll) => {
       if (poll.sessionId === sessionId) dispatch({ type: 'poll', poll });

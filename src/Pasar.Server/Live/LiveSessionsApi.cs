@@ -29,7 +29,8 @@ public sealed record LiveSession(
     object? ActiveFlashSale,
     object? ActivePoll = null,
     object? ActiveGiveaway = null,
-    DateTimeOffset? ScheduledAt = null);
+    DateTimeOffset? ScheduledAt = null,
+    IReadOnlyList<object>? ActiveVouchers = null);
 
 /// <summary>
 /// What the live room adds to a session (viewers, pinned products, the active flash sale). LiveRoom implements

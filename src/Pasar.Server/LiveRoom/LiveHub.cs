@@ -78,7 +78,8 @@ internal sealed class LiveHub(
             await recent.GetAsync(session, chatWriter, Context.ConnectionAborted),
             member.ViewerToken,
             await state.ActivePollAsync(sessionId, Context.ConnectionAborted),
-            await state.ActiveGiveawayAsync(sessionId, Context.ConnectionAborted));
+            await state.ActiveGiveawayAsync(sessionId, Context.ConnectionAborted),
+            await state.ActiveVouchersAsync(sessionId, Context.ConnectionAborted));
     }
 
     public Task LeaveSession(string sessionId) => LeaveCoreAsync(Member(), sessionId);

@@ -16,6 +16,12 @@ internal interface IActiveEngagementLookup
     Task<object?> ActiveGiveawayAsync(string sessionId, CancellationToken ct);
 }
 
+/// <summary>The vouchers a session's viewers can claim now (the Vouchers module implements it).</summary>
+internal interface IActiveVoucherLookup
+{
+    Task<IReadOnlyList<object>> ActiveForSessionAsync(string sessionId, CancellationToken ct);
+}
+
 /// <remarks>
 /// The cards come from modules that depend on this one (FlashSales, Engagement), so this module cannot name
 /// their types: each lookup is optional (a host may leave the module out) and answers the module's own payload
@@ -23,8 +29,9 @@ internal interface IActiveEngagementLookup
 /// </remarks>
 internal sealed class LiveRoomState(
     LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence,
-    IEnumerable<IActiveFlashSaleLookup> flashSales, IEnumerable<IActiveEngagementLookup> engagement) : ILiveRoomView
+    IEnumerable<IActiveFlashSaleLookup> flashSales, IEnumerable<IActiveEngagementLookup> engagement, IEnumerable<IActiveVoucherLookup> vouchers) : ILiveRoomView
 {
+    private readonly IActiveVoucherLookup? _vouchers = vouchers.SingleOrDefault();
     private readonly IActiveFlashSaleLookup? _flashSales = flashSales.SingleOrDefault();
     private readonly IActiveEngagementLookup? _engagement = engagement.SingleOrDefault();
 
@@ -38,6 +45,7 @@ internal sealed class LiveRoomState(
             ActiveFlashSale = await ActiveFlashSaleAsync(session.Id, ct),
             ActivePoll = await ActivePollAsync(session.Id, ct),
             ActiveGiveaway = await ActiveGiveawayAsync(session.Id, ct),
+            ActiveVouchers = await ActiveVouchersAsync(session.Id, ct),
         };
     }
 
@@ -55,4 +63,7 @@ internal sealed class LiveRoomState(
 
     public Task<object?> ActiveGiveawayAsync(string sessionId, CancellationToken ct) =>
         _engagement?.ActiveGiveawayAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
+
+    public Task<IReadOnlyList<object>> ActiveVouchersAsync(string sessionId, CancellationToken ct) =>
+        _vouchers?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<IReadOnlyList<object>>([]);
 }

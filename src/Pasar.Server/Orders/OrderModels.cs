@@ -15,9 +15,11 @@ internal sealed record Order(
     string Status,
     string? FlashSaleId,
     string? Ref,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    long DiscountMinor = 0,
+    string? ClaimId = null);
 
-internal sealed record PlaceOrderRequest(string? ProductId, int? Quantity, long? CoinsToRedeem, string? Ref);
+internal sealed record PlaceOrderRequest(string? ProductId, int? Quantity, long? CoinsToRedeem, string? Ref, string? ClaimId = null);
 
 /// <summary>An order was placed. Feeds social proof, low-stock signals, live analytics and referral rewards.</summary>
 internal sealed record PurchaseCompleted(

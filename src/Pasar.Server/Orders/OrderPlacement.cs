@@ -9,7 +9,25 @@ using Pasar.Server.Platform.Storage;
 namespace Pasar.Server.Orders;
 
 /// <summary>What to place: a catalog order, or (with a sale price and id) a flash-sale order.</summary>
-internal sealed record OrderDraft(string BuyerId, string ProductId, int Quantity, long CoinsToRedeem, string? Ref, string? FlashSaleId = null, long? UnitPriceMinor = null, bool StockAlreadyReserved = false);
+internal sealed record OrderDraft(
+    string BuyerId, string ProductId, int Quantity, long CoinsToRedeem, string? Ref, string? FlashSaleId = null, long? UnitPriceMinor = null, bool StockAlreadyReserved = false,
+    string? ClaimId = null);
+
+/// <summary>What a discount may apply to: the order's seller, currency and subtotal (before coins).</summary>
+internal sealed record DiscountTarget(string BuyerId, string SellerId, string Currency, long SubtotalMinor, string OrderId, long AtMs);
+
+/// <summary>A discount taken for an order: the amount off, or the rule that refused it.</summary>
+internal sealed record DiscountOutcome(long DiscountMinor, OrderRefusal? Refusal);
+
+/// <summary>
+/// A discount an order spends inside its own transaction (the Vouchers module implements it with a buyer's
+/// voucher claim). Orders defines it so that Orders depends on no module that builds on orders (ADR 0013, 0019).
+/// </summary>
+internal interface IOrderDiscount
+{
+    /// <summary>Marks the claim used by this order, once, and answers the amount off; a refusal leaves it unused.</summary>
+    Task<DiscountOutcome> ApplyAsync(DbConnection c, DbTransaction tx, string claimId, DiscountTarget target, CancellationToken ct);
+}
 
 /// <summary>The result of placing an order: the order, or the rule that refused it.</summary>
 internal sealed record OrderOutcome(Order? Order, OrderRefusal? Refusal) : ITransactionOutcome
@@ -25,14 +43,26 @@ internal enum OrderRefusal
     OutOfStock,
     CoinsCapExceeded,
     InsufficientCoins,
+    ClaimNotFound,
+    VoucherUsed,
+    VoucherMinSpend,
+    VoucherNotApplicable,
 }
 
 /// <summary>
 /// Places an order inside a caller's transaction: takes the stock, spends the coins, writes the order
 /// and its PurchaseCompleted event, all in one commit or not at all.
+/// <para>
+/// Discounts apply in a fixed order (ADR 0019): the subtotal (unit price × quantity, a flash-sale price when
+/// there is one), minus a voucher claim's discount (at most the subtotal; the voucher's minimum spend is
+/// checked against the subtotal), then coins, capped at <see cref="ICoinRedemption.MaxRedeemPercent"/> of what
+/// is left after the voucher.
+/// </para>
 /// </summary>
-internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time)
+internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time, IEnumerable<IOrderDiscount> discounts)
 {
+    private readonly IOrderDiscount? _discount = discounts.SingleOrDefault();
+
     public async Task<OrderOutcome> PlaceAsync(DbConnection c, DbTransaction tx, OrderDraft draft, CancellationToken ct)
     {
         var product = await catalog.FindAsync(c, tx, draft.ProductId, ct);
@@ -43,19 +73,37 @@ internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoin
 
         var unitPrice = draft.UnitPriceMinor ?? product.PriceMinor;
         var subtotal = unitPrice * draft.Quantity;
-        if (draft.CoinsToRedeem > subtotal * wallet.MaxRedeemPercent / 100)
+        var now = time.GetUtcNow();
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var orderId = Ids.New();
+        long discount = 0;
+        if (draft.ClaimId is not null)
+        {
+            if (_discount is null)
+            {
+                return OrderOutcome.Refused(OrderRefusal.ClaimNotFound);
+            }
+
+            // The claim is marked used in this transaction: a refusal further down rolls that back too.
+            var applied = await _discount.ApplyAsync(c, tx, draft.ClaimId, new DiscountTarget(draft.BuyerId, product.SellerId, product.Currency, subtotal, orderId, nowMs), ct);
+            if (applied.Refusal is { } refusal)
+            {
+                return OrderOutcome.Refused(refusal);
+            }
+
+            discount = Math.Min(applied.DiscountMinor, subtotal);
+        }
+
+        if (draft.CoinsToRedeem > (subtotal - discount) * wallet.MaxRedeemPercent / 100)
         {
             return OrderOutcome.Refused(OrderRefusal.CoinsCapExceeded);
         }
 
-        var now = time.GetUtcNow();
-        var nowMs = now.ToUnixTimeMilliseconds();
         if (!draft.StockAlreadyReserved && !await catalog.TryTakeStockAsync(c, tx, product.Id, draft.Quantity, nowMs, ct))
         {
             return OrderOutcome.Refused(OrderRefusal.OutOfStock);
         }
 
-        var orderId = Ids.New();
         if (draft.CoinsToRedeem > 0)
         {
             if (!await wallet.TryRedeemAsync(c, tx, draft.BuyerId, draft.CoinsToRedeem, orderId, ct))
@@ -65,7 +113,8 @@ internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoin
         }
 
         var order = new Order(orderId, draft.BuyerId, product.Id, product.SellerId, draft.Quantity, unitPrice, draft.CoinsToRedeem,
-            subtotal - draft.CoinsToRedeem, product.Currency, "placed", draft.FlashSaleId, draft.Ref, DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
+            subtotal - discount - draft.CoinsToRedeem, product.Currency, "placed", draft.FlashSaleId, draft.Ref, DateTimeOffset.FromUnixTimeMilliseconds(nowMs),
+            discount, draft.ClaimId);
         await c.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO orders (id, buyer_id, product_id, seller_id, quantity, unit_price_minor, coins_redeemed, total_minor, currency, status, flash_sale_id, ref, created_at)
@@ -97,7 +146,8 @@ internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoin
         public string? Ref { get; init; }
         public long CreatedAt { get; init; }
 
+        /// <remarks>The orders table has no discount column: what the subtotal, coins and total leave is the voucher's part.</remarks>
         public Order ToOrder() => new(Id, BuyerId, ProductId, SellerId, (int)Quantity, UnitPriceMinor, CoinsRedeemed, TotalMinor, Currency, Status,
-            FlashSaleId, Ref, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
+            FlashSaleId, Ref, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), (UnitPriceMinor * Quantity) - CoinsRedeemed - TotalMinor);
     }
 }

@@ -37,7 +37,8 @@ internal static class OrdersApi
             .Text("productId", body.ProductId, 1, 64)
             .Range("quantity", body.Quantity, 1, rules.Value.MaxQuantity)
             .Range("coinsToRedeem", body.CoinsToRedeem, 0, long.MaxValue / 4, required: false)
-            .Text("ref", body.Ref, 1, 64, required: false);
+            .Text("ref", body.Ref, 1, 64, required: false)
+            .Text("claimId", body.ClaimId, 1, 64, required: false);
         if (idempotencyKey is not null && !IdempotencyStore.IsValidKey(idempotencyKey))
         {
             v.Add(IdempotencyStore.Header, "Idempotency-Key must be 1 to 255 visible ASCII characters.");
@@ -49,7 +50,7 @@ internal static class OrdersApi
         }
 
         var buyerId = user.UserId();
-        var draft = new OrderDraft(buyerId, body.ProductId!, body.Quantity!.Value, body.CoinsToRedeem ?? 0, body.Ref);
+        var draft = new OrderDraft(buyerId, body.ProductId!, body.Quantity!.Value, body.CoinsToRedeem ?? 0, body.Ref, ClaimId: body.ClaimId);
         var outcome = await idempotency.ExecuteAsync(buyerId, idempotencyKey, "orders", IdempotencyStore.HashRequest("orders", body), async (c, tx) =>
         {
             var placed = await placement.PlaceAsync(c, tx, draft, ct);
@@ -78,6 +79,12 @@ internal static class OrdersApi
             "Coins may pay only part of an order; lower coinsToRedeem."),
         OrderRefusal.InsufficientCoins => ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "INSUFFICIENT_COINS", "Not enough coins",
             "coinsToRedeem is more than your coin balance."),
+        OrderRefusal.ClaimNotFound => ApiProblem.NotFound("CLAIM_NOT_FOUND", "Voucher claim"),
+        OrderRefusal.VoucherUsed => ApiProblem.Create(StatusCodes.Status409Conflict, "VOUCHER_USED", "Voucher already used", "This voucher claim has paid for an order already."),
+        OrderRefusal.VoucherMinSpend => ApiProblem.Create(StatusCodes.Status409Conflict, "VOUCHER_MIN_SPEND", "Below the voucher's minimum spend",
+            "The order's subtotal is below the voucher's minimum spend."),
+        OrderRefusal.VoucherNotApplicable => ApiProblem.Create(StatusCodes.Status409Conflict, "VOUCHER_NOT_APPLICABLE", "Voucher not applicable",
+            "The voucher is for another seller's products or another currency."),
         _ => throw new ArgumentOutOfRangeException(nameof(refusal)),
     };
 

@@ -38,6 +38,8 @@ public sealed class PublicSurfaceTests
         "Pasar.Server.Notifications.Notification",
         "Pasar.Server.Engagement.Poll",
         "Pasar.Server.Engagement.PollUpdated",
+        "Pasar.Server.Vouchers.Voucher",
+        "Pasar.Server.Vouchers.VoucherUpdated",
         "Pasar.Server.Engagement.Giveaway",
         "Pasar.Server.Engagement.GiveawayDrawn",
     ];

@@ -8,6 +8,7 @@ import { count, money } from '../format';
 import { createLiveHub, isHubMissing } from '../hub';
 import { useLocation } from '../router';
 import { CopyField, ErrorNote, Loading, Price, Thumb, forgetSeller, toast, useAsync } from '../ui';
+import { VoucherPicker } from '../vouchers';
 
 /** Follow / unfollow a seller, with the exact follower count from the server. */
 export function FollowButton({ sellerId }: { sellerId: string }) {
@@ -199,6 +200,7 @@ function BuyBox({ product, onBought }: { product: ProductT; onBought: () => void
   const ref = query.get('ref');
   const [quantity, setQuantity] = useState(1);
   const [coins, setCoins] = useState(0);
+  const [claim, setClaim] = useState({ id: '', discountMinor: 0 });
   const [error, setError] = useState<unknown>(null);
   const [order, setOrder] = useState<Order | null>(null);
   const [busy, setBusy] = useState(false);
@@ -206,7 +208,9 @@ function BuyBox({ product, onBought }: { product: ProductT; onBought: () => void
   const key = useRef(newIdempotencyKey());
   const balance = useAsync((signal) => (user?.role === 'buyer' ? get<{ balance: number }>('/api/me/coins', signal) : Promise.resolve(null)), [user?.id, order?.id]);
 
-  const maxCoins = Math.min(balance.data?.balance ?? 0, Math.floor((product.priceMinor * quantity * 25) / 100));
+  // The voucher comes off first; coins may pay a quarter of what it leaves (ADR 0019).
+  const afterVoucher = Math.max(0, product.priceMinor * quantity - claim.discountMinor);
+  const maxCoins = Math.min(balance.data?.balance ?? 0, Math.floor((afterVoucher * 25) / 100));
 
   async function buy(e: Event) {
     e.preventDefault();
@@ -216,10 +220,11 @@ function BuyBox({ product, onBought }: { product: ProductT; onBought: () => void
     try {
       const placed = await post<Order>(
         '/api/orders',
-        { productId: product.id, quantity, coinsToRedeem: coins || undefined, ref: ref ?? undefined },
+        { productId: product.id, quantity, coinsToRedeem: coins || undefined, ref: ref ?? undefined, claimId: claim.id || undefined },
         key.current,
       );
       setOrder(placed);
+      setClaim({ id: '', discountMinor: 0 });
       key.current = newIdempotencyKey();
       toast(`Order placed: ${money(placed.totalMinor, placed.currency)}`, 'success');
       onBought();
@@ -247,16 +252,21 @@ function BuyBox({ product, onBought }: { product: ProductT; onBought: () => void
               onInput={(e) => setCoins(Math.max(0, Number((e.target as HTMLInputElement).value) || 0))} />
           </div>
         )}
+        {user?.role === 'buyer' && (
+          <VoucherPicker sellerId={product.sellerId} currency={product.currency} value={claim.id} reload={order?.id}
+            onChange={(id, discountMinor) => setClaim({ id, discountMinor })} />
+        )}
       </div>
       {ref && <p class="muted small">Shared with you by a friend: they earn coins if you buy.</p>}
       <button type="submit" class="primary big" disabled={busy || soldOut || (user !== null && user.role !== 'buyer')}>
-        {soldOut ? 'Sold out' : busy ? 'Placing order…' : `Buy now · ${money(Math.max(0, product.priceMinor * quantity - coins), product.currency)}`}
+        {soldOut ? 'Sold out' : busy ? 'Placing order…' : `Buy now · ${money(Math.max(0, afterVoucher - coins), product.currency)}`}
       </button>
       {user && user.role !== 'buyer' && <p class="muted small">Only buyers can place orders. Sign in as a buyer to buy.</p>}
       <ErrorNote error={error} />
       {order && (
         <p class="success" role="status" data-testid="order-placed">
           Order placed: {order.quantity} × {money(order.unitPriceMinor, order.currency)}
+          {order.discountMinor ? `, voucher ${money(order.discountMinor, order.currency)} off` : ''}
           {order.coinsRedeemed > 0 ? `, ${order.coinsRedeemed} coins used` : ''} — total {money(order.totalMinor, order.currency)}.
         </p>
       )}

@@ -8,6 +8,7 @@ import { ErrorNote, Price, Section, useNow } from '../ui';
 import { ChatSettings } from './ChatSettings';
 import { FlashSaleForm } from './FlashSaleForm';
 import { GiveawayForm, PollForm } from '../engage';
+import { VoucherForm } from '../vouchers';
 import { ScheduleControls } from './Schedule';
 import { Moderators } from './Moderators';
 import { Stats } from './Stats';
@@ -104,6 +105,10 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
           </p>
         )}
         <FlashSaleForm session={live} products={products} />
+      </Section>
+
+      <Section title="Vouchers" id="vouchers">
+        <VoucherForm session={live} />
       </Section>
 
       <Section title="Poll" id="poll">
