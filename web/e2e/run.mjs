@@ -307,7 +307,7 @@ const scenarios = {
     await dimas.waitForTimeout(1100); // one message per second per user
     const payload = '<img src=x onerror="window.__pwned=1;document.title=\'pwned\'">';
     await dimas.getByLabel('Message', { exact: true }).fill(payload);
-    await dimas.getByRole('button', { name: 'Send' }).click();
+    await dimas.getByRole('button', { name: 'Send', exact: true }).click();
     for (const page of [citra, dimas]) {
       const line = page.getByTestId('chat').locator('.chat-text').filter({ hasText: payload });
       await line.waitFor();
@@ -384,12 +384,14 @@ const scenarios = {
     for (const page of [citra, dimas]) await page.getByTestId('pinned').getByRole('link', { name: product.title }).waitFor();
     step('both buyers see the pinned Songket clutch');
 
-    await seller.getByLabel('Product', { exact: true }).selectOption(product.id);
-    await seller.getByLabel('Sale price (SGD)').fill('29.90');
-    await seller.getByLabel('Quantity').fill('2');
-    await seller.getByLabel('Duration (s)').fill('300');
-    await seller.getByLabel('Per buyer').fill('1');
-    await seller.getByRole('button', { name: 'Start flash sale' }).click();
+    // The studio has other forms with the same labels (vouchers): fill the flash sale's own.
+    const flashForm = seller.getByRole('region', { name: 'Flash sale' });
+    await flashForm.getByLabel('Product', { exact: true }).selectOption(product.id);
+    await flashForm.getByLabel('Sale price (SGD)').fill('29.90');
+    await flashForm.getByLabel('Quantity').fill('2');
+    await flashForm.getByLabel('Duration (s)').fill('300');
+    await flashForm.getByLabel('Per buyer').fill('1');
+    await flashForm.getByRole('button', { name: 'Start flash sale' }).click();
     for (const page of [citra, dimas]) await page.getByTestId('flash-remaining').filter({ hasText: '2 of 2 left' }).waitFor();
     step('both buyers see the flash sale: 2 of 2 left');
     await screenshot(dimas, 'live-room-flash');
