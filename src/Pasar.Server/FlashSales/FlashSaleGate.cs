@@ -186,35 +186,9 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
 /// backoff, until the store answers. The scripts are idempotent by operation id, so a retry never gives twice.
 /// What is still unsettled when the node stops is returned to stock by SQL when the sale closes (ADR 0007).
 /// </summary>
-internal sealed class FlashSaleGateRepair(FlashSaleGate gate, ILogger<FlashSaleGateRepair> logger) : BackgroundService
+internal sealed class FlashSaleGateRepair(FlashSaleGate gate, ILogger<FlashSaleGateRepair> logger) : Platform.Redis.GateRepair<FlashSaleGate.Release>(gate.Unsettled, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var release in gate.Unsettled.ReadAllAsync(stoppingToken))
-            {
-                for (var failures = 1; ; failures++)
-                {
-                    try
-                    {
-                        await gate.SettleAsync(release, stoppingToken);
-                        break;
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        if (failures == 1 || failures % 20 == 0)
-                        {
-                            logger.LogWarning("Flash sale {Sale}: settling a give-back waits for the hot store ({Error})", release.SaleId, StoreFaults.Describe(ex));
-                        }
+    protected override Task SettleAsync(FlashSaleGate.Release release, CancellationToken ct) => gate.SettleAsync(release, ct);
 
-                        await Task.Delay(StoreResilience.LoopBackoff(failures), stoppingToken);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string Describe(FlashSaleGate.Release release) => $"Flash sale {release.SaleId}";
 }

@@ -156,35 +156,9 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
 }
 
 /// <summary>Settles give-backs whose outcome was unknown while the hot store was down (idempotent by operation id).</summary>
-internal sealed class VoucherGateRepair(VoucherGate gate, ILogger<VoucherGateRepair> logger) : BackgroundService
+internal sealed class VoucherGateRepair(VoucherGate gate, ILogger<VoucherGateRepair> logger) : Platform.Redis.GateRepair<VoucherGate.Release>(gate.Unsettled, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var release in gate.Unsettled.ReadAllAsync(stoppingToken))
-            {
-                for (var failures = 1; ; failures++)
-                {
-                    try
-                    {
-                        await gate.SettleAsync(release, stoppingToken);
-                        break;
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        if (failures == 1 || failures % 20 == 0)
-                        {
-                            logger.LogWarning("Voucher {Voucher}: settling a give-back waits for the hot store ({Error})", release.VoucherId, StoreFaults.Describe(ex));
-                        }
+    protected override Task SettleAsync(VoucherGate.Release release, CancellationToken ct) => gate.SettleAsync(release, ct);
 
-                        await Task.Delay(StoreResilience.LoopBackoff(failures), stoppingToken);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string Describe(VoucherGate.Release release) => $"Voucher {release.VoucherId}";
 }
