@@ -54,6 +54,58 @@ internal static class AnalyticsBackfill
         }
     }
 
+    /// <summary>
+    /// <c>dotnet run --project src/Pasar.Server -- analytics backfill</c>: the same copy as the admin route, from a
+    /// Pasar started for the purpose on loopback ports (so it runs beside a serving node). It waits until this
+    /// process's sink has sent what it spooled; whatever is left when <paramref name="drainTimeout"/> passes stays in
+    /// the SQL spool, which any node delivers. Exit code 0 when copied and sent, 1 when ClickHouse is not
+    /// configured, 2 when events are still spooled.
+    /// </summary>
+    internal static async Task<int> RunCommandAsync(string[] args, TimeSpan drainTimeout)
+    {
+        string[] loopbackOnly = ["--urls=http://127.0.0.1:0", "--Pasar:Rtmp:Port=0", "--Pasar:Rtmp:Address=127.0.0.1", "--Pasar:Demo:LiveShow=false"];
+        await using var app = PasarHost.Build([.. args, .. loopbackOnly]);
+        await app.StartAsync();
+        try
+        {
+            var (outcome, result) = await BackfillAndDrainAsync(app.Services, drainTimeout, CancellationToken.None);
+            Console.WriteLine(outcome switch
+            {
+                BackfillOutcome.NotConfigured => "ClickHouse is not configured: set Pasar:Analytics:ClickHouse:Url to copy the SQL analytics into it.",
+                BackfillOutcome.Sent => $"Copied {result!.Events} events of {result.Sessions} shows into ClickHouse.",
+                _ => $"Spooled {result!.Events} events of {result.Sessions} shows; some are still in the SQL spool and any Pasar node sends them.",
+            });
+            return (int)outcome;
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    internal enum BackfillOutcome { Sent = 0, NotConfigured = 1, StillSpooled = 2 }
+
+    /// <summary>The command's work, on a started host: spool the copy, then wait for the sink to send it.</summary>
+    internal static async Task<(BackfillOutcome, BackfillResult?)> BackfillAndDrainAsync(IServiceProvider services, TimeSpan drainTimeout, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var copied = await Run(sp.GetRequiredService<LiveSessionStore>(), sp.GetRequiredService<IAnalyticsRecorder>(), sp.GetRequiredService<Database>(), ct);
+        if (copied.Result is not Ok<BackfillResult> { Value: { } result })
+        {
+            return (BackfillOutcome.NotConfigured, null);
+        }
+
+        var backlog = sp.GetRequiredService<SpoolBacklog>();
+        var deadline = DateTime.UtcNow + drainTimeout;
+        while (backlog.Rows > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+        }
+
+        return (backlog.Rows > 0 ? BackfillOutcome.StillSpooled : BackfillOutcome.Sent, result);
+    }
+
     private static Task<long> CopyAsync(LiveSessionRow session, IAnalyticsRecorder analytics, Database db, CancellationToken ct) =>
         db.InTransactionAsync(async (c, tx) =>
         {

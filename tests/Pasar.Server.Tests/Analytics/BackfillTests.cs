@@ -69,6 +69,15 @@ public sealed class BackfillTests
         }
 
         Assert.Equal((12L, 6L), counted); // the second run doubled raw rows only
+
+        // The command-line backfill does the same copy and waits for its sink to send it: a third run adds raw rows
+        // and no distinct event.
+        var (outcome, byCommand) = await AnalyticsBackfill.BackfillAndDrainAsync(app.Services, TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(AnalyticsBackfill.BackfillOutcome.Sent, outcome);
+        Assert.Equal(new BackfillResult(1, 6), byCommand);
+        Assert.Equal(0, await app.ScalarAsync<long>("SELECT COUNT(*) FROM analytics_spool"));
+        var afterCommand = (await ch.QueryAsync("SELECT count() AS rows, uniqExact(event_id) AS ids FROM pasar_bf.viewing_events", Ct)).Single();
+        Assert.Equal((18L, 6L), (ClickHouseHttp.Integer(afterCommand, "rows"), ClickHouseHttp.Integer(afterCommand, "ids")));
         var sql = await RoomAnalytics.SqlFiguresAsync(app.Services.GetRequiredService<Database>(), sessionId, Ct);
         var fromClickHouse = await app.Services.GetRequiredService<ISessionAnalytics>().SessionAsync("seller-bf", sessionId, Ct);
         Assert.Equal(sql, fromClickHouse);
