@@ -95,4 +95,7 @@ internal interface ISessionAnalytics
     bool Enabled { get; }
 
     Task<SessionFigures> SessionAsync(string sellerId, string sessionId, CancellationToken ct);
+
+    /// <summary>Many sessions of one seller in one round of grouped queries (the seller dashboard); a session without events has zeros.</summary>
+    Task<IReadOnlyDictionary<string, SessionFigures>> SessionsAsync(string sellerId, IReadOnlyCollection<string> sessionIds, CancellationToken ct);
 }

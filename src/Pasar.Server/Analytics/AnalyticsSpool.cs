@@ -96,4 +96,7 @@ internal sealed class SqlOnlyAnalytics : IAnalyticsRecorder, ISessionAnalytics
 
     public Task<SessionFigures> SessionAsync(string sellerId, string sessionId, CancellationToken ct) =>
         throw new InvalidOperationException("ClickHouse is not configured (Pasar:Analytics:ClickHouse:Url is empty).");
+
+    public Task<IReadOnlyDictionary<string, SessionFigures>> SessionsAsync(string sellerId, IReadOnlyCollection<string> sessionIds, CancellationToken ct) =>
+        throw new InvalidOperationException("ClickHouse is not configured (Pasar:Analytics:ClickHouse:Url is empty).");
 }

@@ -78,6 +78,34 @@ internal static class RoomAnalytics
         return await SqlFiguresAsync(db, session.Id, ct);
     }
 
+    /// <summary>
+    /// <see cref="FiguresAsync"/> for many sessions of one seller: one round of grouped ClickHouse queries when it is
+    /// configured, else (or when it cannot answer) each session from SQL.
+    /// </summary>
+    internal static async Task<IReadOnlyDictionary<string, SessionFigures>> FiguresAsync(
+        string sellerId, IReadOnlyCollection<string> sessionIds, ISessionAnalytics analytics, Database db, ILoggerFactory logs, CancellationToken ct)
+    {
+        if (analytics.Enabled && sessionIds.Count > 0)
+        {
+            try
+            {
+                return await analytics.SessionsAsync(sellerId, sessionIds, ct);
+            }
+            catch (Exception ex) when (ex is ClickHouseException or ClickHouseUnavailableException)
+            {
+                logs.CreateLogger(typeof(RoomAnalytics)).LogWarning("Figures of {Count} shows answered from SQL: ClickHouse could not ({Error})", sessionIds.Count, ex.Message);
+            }
+        }
+
+        var figures = new Dictionary<string, SessionFigures>(sessionIds.Count);
+        foreach (var id in sessionIds)
+        {
+            figures[id] = await SqlFiguresAsync(db, id, ct);
+        }
+
+        return figures;
+    }
+
     /// <summary>The SQL path's figures (the embedded default), kept beside ClickHouse's for the same events.</summary>
     internal static async Task<SessionFigures> SqlFiguresAsync(Database db, string id, CancellationToken ct)
     {

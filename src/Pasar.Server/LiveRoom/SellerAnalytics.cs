@@ -63,10 +63,11 @@ internal static class SellerAnalytics
         await chat.FlushAsync();
         var rows = new List<ShowAnalytics>(shows.Count);
         long buyers = 0;
+        var figures = await RoomAnalytics.FiguresAsync(sellerId, shows.Select(s => s.Id).ToList(), analytics, db, logs, ct);
         await using var c = await db.OpenAsync(ct);
         foreach (var show in shows)
         {
-            var f = await RoomAnalytics.FiguresAsync(new RoomSession(show.Id, show.SellerId, show.Status), analytics, db, logs, ct);
+            var f = figures[show.Id];
             var peak = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "SELECT peak_viewers FROM live_room_stats WHERE session_id = @id", new { id = show.Id }, cancellationToken: ct)) ?? 0;
             var series = (await c.QueryAsync<(long At, long Viewers)>(new CommandDefinition(
