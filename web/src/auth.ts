@@ -80,7 +80,11 @@ window.addEventListener('storage', (e) => {
 
 export function useUser(): User | null {
   const [user, setUser] = useState(session.value);
-  useEffect(() => session.subscribe(setUser), []);
+  useEffect(() => {
+    // A sign-in between this component's first render and this effect would otherwise be missed for good.
+    setUser(session.value);
+    return session.subscribe(setUser);
+  }, []);
   return user;
 }
 
