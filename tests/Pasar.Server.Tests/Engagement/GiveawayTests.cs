@@ -177,6 +177,7 @@ public sealed class GiveawayTests
     public async Task A_giveaway_whose_node_stopped_before_the_draw_is_drawn_once_after_restart_with_the_committed_seed(Backend backend)
     {
         string id, seedHash, sessionId;
+        DateTimeOffset endsAt;
         Dictionary<string, string?> settings;
         await using (var app = await PasarApp.StartAsync(backend))
         {
@@ -185,8 +186,10 @@ public sealed class GiveawayTests
             HttpClient seller;
             (sessionId, seller) = await PollTests.OnAirAsync(app);
             await FundAsync(app, "seller-1", 500);
-            var giveaway = await (await StartAsync(seller, sessionId, prizeCoins: 40, winners: 2, durationSeconds: 5)).JsonAsync();
+            // Long enough for four buyers to join and enter on a loaded machine before the node stops.
+            var giveaway = await (await StartAsync(seller, sessionId, prizeCoins: 40, winners: 2, durationSeconds: 12)).JsonAsync();
             id = giveaway.GetProperty("id").GetString()!;
+            endsAt = giveaway.GetProperty("endsAt").GetDateTimeOffset();
             seedHash = giveaway.GetProperty("seedHash").GetString()!;
             for (var i = 0; i < 4; i++)
             {
@@ -199,7 +202,11 @@ public sealed class GiveawayTests
             seller.Dispose();
         }
 
-        await Task.Delay(TimeSpan.FromSeconds(5.5), Ct); // its end passes while no node runs
+        var untilEnd = endsAt + TimeSpan.FromSeconds(0.5) - DateTimeOffset.UtcNow;
+        if (untilEnd > TimeSpan.Zero)
+        {
+            await Task.Delay(untilEnd, Ct); // its end passes while no node runs
+        }
         await using var restarted = await PasarApp.StartAsync(backend, shareSettings: settings, restart: true);
         await PasarApp.EventuallyAsync(async () => (await (await restarted.Client.GetAsync($"/api/giveaways/{id}", Ct)).JsonAsync()).GetProperty("status").GetString() == "drawn",
             TimeSpan.FromSeconds(20), "the giveaway to be drawn after the restart");
