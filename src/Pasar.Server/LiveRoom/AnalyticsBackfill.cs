@@ -63,12 +63,12 @@ internal static class AnalyticsBackfill
     /// </summary>
     internal static async Task<int> RunCommandAsync(string[] args, TimeSpan drainTimeout)
     {
-        string[] loopbackOnly = ["--urls=http://127.0.0.1:0", "--Pasar:Rtmp:Port=0", "--Pasar:Rtmp:Address=127.0.0.1", "--Pasar:Demo:LiveShow=false"];
+        string[] loopbackOnly = ["--urls=http://127.0.0.1:0", "--Pasar:Rtmp:Port=0", "--Pasar:Rtmp:Address=127.0.0.1"];
         await using var app = PasarHost.Build([.. args, .. loopbackOnly]);
         await app.StartAsync();
         try
         {
-            var (outcome, result) = await BackfillAndDrainAsync(app.Services, drainTimeout, CancellationToken.None);
+            var (outcome, result) = await BackfillAndDrainAsync(app.Services, drainTimeout, app.Lifetime.ApplicationStopping);
             Console.WriteLine(outcome switch
             {
                 BackfillOutcome.NotConfigured => "ClickHouse is not configured: set Pasar:Analytics:ClickHouse:Url to copy the SQL analytics into it.",
@@ -97,8 +97,9 @@ internal static class AnalyticsBackfill
         }
 
         var backlog = sp.GetRequiredService<SpoolBacklog>();
-        var deadline = DateTime.UtcNow + drainTimeout;
-        while (backlog.Rows > 0 && DateTime.UtcNow < deadline)
+        var time = sp.GetRequiredService<TimeProvider>();
+        var deadline = time.GetUtcNow() + drainTimeout;
+        while (backlog.Rows > 0 && time.GetUtcNow() < deadline)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
         }

@@ -61,22 +61,8 @@ internal static class RoomAnalytics
     /// tables. Current and peak viewers and the timeline are the room's live state and come from it either way.
     /// A ClickHouse that cannot answer falls back to SQL, which holds the same events.
     /// </summary>
-    internal static async Task<SessionFigures> FiguresAsync(RoomSession session, ISessionAnalytics analytics, Database db, ILoggerFactory logs, CancellationToken ct)
-    {
-        if (analytics.Enabled)
-        {
-            try
-            {
-                return await analytics.SessionAsync(session.SellerId, session.Id, ct);
-            }
-            catch (Exception ex) when (ex is ClickHouseException or ClickHouseUnavailableException)
-            {
-                logs.CreateLogger(typeof(RoomAnalytics)).LogWarning("Stats of {SessionId} answered from SQL: ClickHouse could not ({Error})", session.Id, ex.Message);
-            }
-        }
-
-        return await SqlFiguresAsync(db, session.Id, ct);
-    }
+    internal static async Task<SessionFigures> FiguresAsync(RoomSession session, ISessionAnalytics analytics, Database db, ILoggerFactory logs, CancellationToken ct) =>
+        (await FiguresAsync(session.SellerId, [session.Id], analytics, db, logs, ct))[session.Id];
 
     /// <summary>
     /// <see cref="FiguresAsync"/> for many sessions of one seller: one round of grouped ClickHouse queries when it is
