@@ -12,11 +12,11 @@ internal sealed record BackfillResult(long Sessions, long Events);
 
 /// <summary>
 /// <c>POST /api/admin/analytics/backfill</c> (admins): copies the live room's SQL record of every show (views,
-/// chat, attributed purchases) into ClickHouse through the spool. Safe to run again, and safe on shows whose events
+/// chat, product clicks, attributed purchases) into ClickHouse through the spool. Safe to run again, and safe on shows whose events
 /// already went to ClickHouse live: views become a start at <c>started_at</c> and an end (or, if none was seen, a
 /// heartbeat) at the time SQL kept, which are exactly the first and last times the live events of that view had, so
-/// per-view watch time does not move; chat and purchases reuse their live ids (<c>chat:{id}</c>,
-/// <c>purchase:{orderId}</c>); views use fixed <c>bf:</c> ids. Every figure counts distinct ids, so nothing doubles.
+/// per-view watch time does not move; chat, clicks and purchases reuse their live ids (<c>chat:{id}</c>,
+/// <c>click:{id}</c>, <c>purchase:{orderId}</c>); views use fixed <c>bf:</c> ids. Every figure counts distinct ids, so nothing doubles.
 /// </summary>
 internal static class AnalyticsBackfill
 {
@@ -128,6 +128,16 @@ internal static class AnalyticsBackfill
             foreach (var m in chat)
             {
                 await analytics.RecordAsync(c, tx, new AnalyticsEvent("chat:" + m.Id, AnalyticsKind.Chat, session.Id, session.SellerId, m.UserId, m.UserId, m.SentAt), ct);
+                n++;
+            }
+
+            var clicks = await c.QueryAsync<ProductClick>(new CommandDefinition(
+                "SELECT id, session_id AS SessionId, viewer_id AS ViewerId, user_id AS UserId, product_id AS ProductId, at FROM live_product_clicks WHERE session_id = @id",
+                args, tx, cancellationToken: ct));
+            foreach (var k in clicks)
+            {
+                await analytics.RecordAsync(c, tx, new AnalyticsEvent(ProductClick.EventId(k.Id), AnalyticsKind.ProductClick, session.Id, session.SellerId, k.ViewerId, k.UserId, k.At,
+                    ProductId: k.ProductId), ct);
                 n++;
             }
 

@@ -19,6 +19,7 @@ internal sealed class LiveHub(
     ViewerPresence presence,
     LivePins pins,
     ViewWriter views,
+    ClickWriter clicks,
     RoomAnalyticsFeed analytics,
     LiveRoomState state,
     PasarMetrics metrics,
@@ -158,7 +159,11 @@ internal sealed class LiveHub(
             throw new HubException($"{HubLimits.InvalidProduct}: productId is 1 to 64 letters, digits, '-' or '_'.");
         }
 
-        analytics.ProductClicked(member, sessionId, productId);
+        if (analytics.ProductClicked(member, sessionId, productId) is { } click)
+        {
+            clicks.Record(click);
+        }
+
         return Task.CompletedTask;
     }
 

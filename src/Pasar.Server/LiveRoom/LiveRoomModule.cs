@@ -98,6 +98,8 @@ internal static class LiveRoomModule
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChatWriter>());
         builder.Services.AddSingleton<ViewWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewWriter>());
+        builder.Services.AddSingleton<ClickWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ClickWriter>());
         builder.Services.AddSingleton<RoomAnalyticsFeed>();
         builder.Services.AddSingleton<ChatSampler>();
         builder.Services.AddSingleton<ChatCoalescer>();

@@ -26,7 +26,7 @@ internal static class RoomAnalytics
             .WithSummary("Live analytics of a session (its owner or an admin)");
 
     internal static async Task<Results<Ok<LiveStats>, ProblemHttpResult>> Stats(
-        string id, ClaimsPrincipal user, RoomSessions sessions, ViewerPresence presence, ViewWriter views, ChatWriter chat, Database db,
+        string id, ClaimsPrincipal user, RoomSessions sessions, ViewerPresence presence, ViewWriter views, ClickWriter clicks, ChatWriter chat, Database db,
         ISessionAnalytics analytics, ILoggerFactory logs, CancellationToken ct)
     {
         var session = await sessions.FindAsync(id, ct);
@@ -40,8 +40,7 @@ internal static class RoomAnalytics
             return ApiProblem.Forbidden("Only the session's seller or an admin can see its analytics.");
         }
 
-        await views.FlushAsync();
-        await chat.FlushAsync();
+        await Task.WhenAll(views.FlushAsync(), clicks.FlushAsync(), chat.FlushAsync());
         var figures = await FiguresAsync(session, analytics, db, logs, ct);
         var (current, peak) = await presence.CountAsync(id);
         await using var c = await db.OpenAsync(ct);
@@ -104,7 +103,8 @@ internal static class RoomAnalytics
         var chatCount = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE session_id = @id", new { id }, cancellationToken: ct));
         var sales = await c.QuerySingleAsync<(long Purchases, long? Gmv, long Buyers)>(new CommandDefinition(
             "SELECT COUNT(*), SUM(amount_minor), COUNT(DISTINCT buyer_id) FROM live_purchases WHERE session_id = @id", new { id }, cancellationToken: ct));
-        return new SessionFigures(viewing.Unique, viewing.Total, Math.Round((viewing.AvgMs ?? 0) / 1000.0, 1), chatCount, sales.Purchases, sales.Gmv ?? 0, sales.Buyers, 0);
+        var clicks = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM live_product_clicks WHERE session_id = @id", new { id }, cancellationToken: ct));
+        return new SessionFigures(viewing.Unique, viewing.Total, Math.Round((viewing.AvgMs ?? 0) / 1000.0, 1), chatCount, sales.Purchases, sales.Gmv ?? 0, sales.Buyers, clicks);
     }
 }
 

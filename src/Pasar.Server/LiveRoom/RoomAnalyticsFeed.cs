@@ -50,8 +50,11 @@ internal sealed class RoomAnalyticsFeed(IAnalyticsRecorder recorder, RoomSession
         }
     }
 
-    /// <summary>Records a product click of a viewer in the room; false when over <see cref="MaxClicksPerSecond"/>.</summary>
-    public bool ProductClicked(RoomMember member, string sessionId, string productId)
+    /// <summary>
+    /// Counts a product click of a viewer in the room and hands it to ClickHouse when configured; null when the
+    /// viewer is over <see cref="MaxClicksPerSecond"/>, else the click for the room's SQL table.
+    /// </summary>
+    public ProductClick? ProductClicked(RoomMember member, string sessionId, string productId)
     {
         var now = time.GetTimestamp();
         var window = _clicks.GetValue(member, _ => new ClickWindow());
@@ -65,17 +68,18 @@ internal sealed class RoomAnalyticsFeed(IAnalyticsRecorder recorder, RoomSession
 
             if (++window.Count > MaxClicksPerSecond)
             {
-                return false;
+                return null;
             }
         }
 
+        var click = new ProductClick(Ids.New(), sessionId, member.ViewerId, member.UserId, productId, time.GetUtcNow().ToUnixTimeMilliseconds());
         if (recorder.Enabled)
         {
-            Record(sessionId, seller => new AnalyticsEvent(Ids.New(), AnalyticsKind.ProductClick, sessionId, seller, member.ViewerId, member.UserId,
-                time.GetUtcNow().ToUnixTimeMilliseconds(), ProductId: productId));
+            Record(sessionId, seller => new AnalyticsEvent(ProductClick.EventId(click.Id), AnalyticsKind.ProductClick, sessionId, seller, click.ViewerId, click.UserId,
+                click.At, ProductId: productId));
         }
 
-        return true;
+        return click;
     }
 
     private void Record(string sessionId, Func<string, AnalyticsEvent> make)

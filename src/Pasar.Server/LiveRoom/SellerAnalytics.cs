@@ -27,7 +27,7 @@ internal sealed record SellerAnalyticsReport(DateTimeOffset From, DateTimeOffset
 /// <summary>
 /// <c>GET /api/sellers/me/analytics?from=&amp;to=</c> (SPEC §13): the signed-in seller's shows created in
 /// [from, to), newest first, with their figures from ClickHouse when configured, else from SQL (the same numbers
-/// for the same events, except product clicks, which only the ClickHouse path records). Peak and the viewers
+/// for the same events, product clicks included). Peak and the viewers
 /// series are the room's own samples either way.
 /// </summary>
 internal static class SellerAnalytics
@@ -42,7 +42,7 @@ internal static class SellerAnalytics
 
     internal static async Task<Results<Ok<SellerAnalyticsReport>, ValidationProblem>> Get(
         [FromQuery] string? from, [FromQuery] string? to, ClaimsPrincipal user, LiveSessionStore sessions, ISessionAnalytics analytics,
-        ViewWriter views, ChatWriter chat, Database db, TimeProvider time, ILoggerFactory logs, CancellationToken ct)
+        ViewWriter views, ClickWriter clicks, ChatWriter chat, Database db, TimeProvider time, ILoggerFactory logs, CancellationToken ct)
     {
         var v = new RequestValidator();
         var end = Parse(to, "to", v) ?? time.GetUtcNow();
@@ -59,8 +59,7 @@ internal static class SellerAnalytics
 
         var sellerId = user.UserId();
         var shows = await ShowsAsync(sessions, sellerId, start, end, ct);
-        await views.FlushAsync();
-        await chat.FlushAsync();
+        await Task.WhenAll(views.FlushAsync(), clicks.FlushAsync(), chat.FlushAsync());
         var rows = new List<ShowAnalytics>(shows.Count);
         long buyers = 0;
         var figures = await RoomAnalytics.FiguresAsync(sellerId, shows.Select(s => s.Id).ToList(), analytics, db, logs, ct);

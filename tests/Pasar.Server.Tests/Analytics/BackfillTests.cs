@@ -34,6 +34,8 @@ public sealed class BackfillTests
             await anon.JoinAsync(sessionId);
             await buyer.ChatAsync(sessionId, "hi");
             await anon.Connection.InvokeAsync("Heartbeat", sessionId, Ct);
+            await anon.Connection.InvokeAsync("ProductClicked", sessionId, product, Ct);
+            await buyer.Connection.InvokeAsync("ProductClicked", sessionId, product, Ct);
             using var orders = await sqlOnly.ClientAsAsync("buyer-bf", "buyer");
             Assert.Equal(HttpStatusCode.Created, (await orders.PlaceOrderAsync(product, 3)).StatusCode);
             await PasarApp.EventuallyAsync(async () => await sqlOnly.ScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL") == 0,
@@ -62,26 +64,26 @@ public sealed class BackfillTests
         {
             var result = await (await adminClient.PostAsync("/api/admin/analytics/backfill", null, Ct)).JsonAsync();
             Assert.Equal(1, result.GetProperty("sessions").GetInt64());
-            Assert.Equal(6, result.GetProperty("events").GetInt64()); // 2 views × (start, end or last seen) + 1 chat + 1 purchase
+            Assert.Equal(8, result.GetProperty("events").GetInt64()); // 2 views × (start, end or last seen) + 1 chat + 2 clicks + 1 purchase
             await PasarApp.EventuallyAsync(async () => await app.ScalarAsync<long>("SELECT COUNT(*) FROM analytics_spool") == 0, TimeSpan.FromSeconds(15), "the spool to drain");
             var row = (await ch.QueryAsync("SELECT count() AS rows, uniqExact(event_id) AS ids FROM pasar_bf.viewing_events", Ct)).Single();
             counted = (ClickHouseHttp.Integer(row, "rows"), ClickHouseHttp.Integer(row, "ids"));
         }
 
-        Assert.Equal((12L, 6L), counted); // the second run doubled raw rows only
+        Assert.Equal((16L, 8L), counted); // the second run doubled raw rows only
 
         // The command-line backfill does the same copy and waits for its sink to send it: a third run adds raw rows
         // and no distinct event.
         var (outcome, byCommand) = await AnalyticsBackfill.BackfillAndDrainAsync(app.Services, TimeSpan.FromSeconds(30), Ct);
         Assert.Equal(AnalyticsBackfill.BackfillOutcome.Sent, outcome);
-        Assert.Equal(new BackfillResult(1, 6), byCommand);
+        Assert.Equal(new BackfillResult(1, 8), byCommand);
         Assert.Equal(0, await app.ScalarAsync<long>("SELECT COUNT(*) FROM analytics_spool"));
         var afterCommand = (await ch.QueryAsync("SELECT count() AS rows, uniqExact(event_id) AS ids FROM pasar_bf.viewing_events", Ct)).Single();
-        Assert.Equal((18L, 6L), (ClickHouseHttp.Integer(afterCommand, "rows"), ClickHouseHttp.Integer(afterCommand, "ids")));
+        Assert.Equal((24L, 8L), (ClickHouseHttp.Integer(afterCommand, "rows"), ClickHouseHttp.Integer(afterCommand, "ids")));
         var sql = await RoomAnalytics.SqlFiguresAsync(app.Services.GetRequiredService<Database>(), sessionId, Ct);
         var fromClickHouse = await app.Services.GetRequiredService<ISessionAnalytics>().SessionAsync("seller-bf", sessionId, Ct);
         Assert.Equal(sql, fromClickHouse);
-        Assert.Equal((2L, 1L, 1L, 3600L), (fromClickHouse.UniqueViewers, fromClickHouse.ChatMessages, fromClickHouse.Purchases, fromClickHouse.GmvMinor));
+        Assert.Equal((2L, 1L, 2L, 1L, 3600L), (fromClickHouse.UniqueViewers, fromClickHouse.ChatMessages, fromClickHouse.ProductClicks, fromClickHouse.Purchases, fromClickHouse.GmvMinor));
         ch.Dispose();
     }
 }

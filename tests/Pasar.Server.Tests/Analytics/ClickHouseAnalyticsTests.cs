@@ -142,7 +142,7 @@ public sealed class ClickHouseAnalyticsTests
         Assert.Equal(15_000, stats.GetProperty("gmvMinor").GetInt64());
         Assert.Equal(Math.Round(5 / 60.0, 4), stats.GetProperty("conversionRate").GetDouble());
         Assert.Equal(60, fromClickHouse.ProductClicks);
-        Assert.Equal(sql with { ProductClicks = 0 }, fromClickHouse with { ProductClicks = 0 });
+        Assert.Equal(sql, fromClickHouse);
         Assert.Equal(sql.AvgWatchSeconds, stats.GetProperty("avgWatchSeconds").GetDouble());
 
         // A batch ClickHouse took whose acknowledgement was lost is sent again: the raw rows double, the figures do not.
