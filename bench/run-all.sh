@@ -20,3 +20,4 @@ run ingest    --seconds 40 --max-streams 6
 run llhls-cpu --seconds 40
 run llhls-latency --seconds 60   # needs npm --prefix web ci && npm --prefix web run build, and chromium
 run chat --viewers 5000,10000 --chatters 50 --seconds 20
+run analytics --viewers 10000 --periods 15,2,1 --seconds 20 --show-events 1000000 --shows 1000

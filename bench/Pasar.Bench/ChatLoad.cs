@@ -392,28 +392,53 @@ public sealed class ChatLoad : IAsyncDisposable
         return n;
     }
 
+    /// <summary>
+    /// What every viewer sends to keep its connection alive, and how often: the protocol's ping every 10 s by default.
+    /// A scenario may send a hub call instead (the analytics bench's heartbeats), changed while the load runs.
+    /// </summary>
+    public (byte[] Message, TimeSpan Period)? KeepAlive { get; set; }
+
+    // Sends spread evenly over each period, so 10,000 viewers beating every second offer a steady 10,000 calls/s.
     private async Task PingLoopAsync()
     {
         try
         {
             while (!_stop.IsCancellationRequested)
             {
-                await Task.Delay(TimeSpan.FromSeconds(10), _stop.Token);
+                var (message, period) = KeepAlive ?? (_target.Ping, TimeSpan.FromSeconds(10));
                 Viewer[] viewers;
                 lock (_viewers)
                 {
                     viewers = [.. _viewers];
                 }
 
-                foreach (var v in viewers.Where(v => !v.Closed))
+                var started = Stopwatch.GetTimestamp();
+                for (var i = 0; i < viewers.Length; i++)
                 {
+                    var due = period * i / Math.Max(1, viewers.Length) - Stopwatch.GetElapsedTime(started);
+                    if (due > TimeSpan.FromMilliseconds(2))
+                    {
+                        await Task.Delay(due, _stop.Token);
+                    }
+
+                    if (viewers[i].Closed)
+                    {
+                        continue;
+                    }
+
                     try
                     {
-                        await v.Socket.SendAsync(_target.Ping, WebSocketMessageType.Text, true, _stop.Token);
+                        await viewers[i].Socket.SendAsync(message, WebSocketMessageType.Text, true, _stop.Token);
                     }
                     catch (WebSocketException)
                     {
                     }
+                }
+
+                var rest = period - Stopwatch.GetElapsedTime(started);
+                if (rest > TimeSpan.Zero)
+                {
+                    await Task.Delay(rest, _stop.Token);
                 }
             }
         }

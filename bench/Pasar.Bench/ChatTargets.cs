@@ -53,7 +53,8 @@ public sealed class PasarChatTarget : ChatTarget
 
     private PasarChatTarget(BenchTarget target) => _target = target;
 
-    public static async Task<PasarChatTarget> StartAsync() => new(await BenchTarget.StartAsync("embedded"));
+    public static async Task<PasarChatTarget> StartAsync(IReadOnlyDictionary<string, string?>? settings = null) =>
+        new(await BenchTarget.StartAsync("embedded", settings));
 
     public override string Name => "Pasar (SignalR JSON)";
 

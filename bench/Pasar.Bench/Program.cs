@@ -4,6 +4,12 @@ using Pasar.Bench;
 // Prints a Markdown table: one row per scenario and target, measured in the same run.
 // Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000]
 var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
+if (scenario == "analytics")
+{
+    await AnalyticsScenario.RunAsync(args);
+    return;
+}
+
 if (scenario == "chat")
 {
     await ChatScenario.RunAsync(args);
