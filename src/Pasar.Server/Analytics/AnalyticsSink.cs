@@ -188,15 +188,18 @@ internal sealed class AnalyticsSink(
         var today = time.GetUtcNow().UtcDateTime;
         var oldestKept = new DateTime(today.Year, today.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(-(_options.RetentionMonths - 1));
         var cutoff = (oldestKept.Year * 100) + oldestKept.Month;
-        var partitions = (await clickHouse.QueryAsync(
-            $"SELECT DISTINCT partition FROM system.parts WHERE database = {ClickHouseHttp.Quote(clickHouse.Database)} AND table = '{ClickHouseSchema.EventsTable}' AND active", ct))
-            .Select(r => int.TryParse(r.GetProperty("partition").GetString()?.Trim('\''), out var month) ? month : int.MaxValue)
-            .Where(month => month < cutoff).Order().ToList();
-        foreach (var month in partitions)
+        var tables = string.Join(", ", ClickHouseSchema.PartitionedTables.Select(ClickHouseHttp.Quote));
+        var expired = (await clickHouse.QueryAsync(
+            $"SELECT DISTINCT table, partition FROM system.parts WHERE database = {ClickHouseHttp.Quote(clickHouse.Database)} AND table IN ({tables}) AND active", ct))
+            .Select(r => (Table: r.GetProperty("table").GetString()!,
+                Month: int.TryParse(r.GetProperty("partition").GetString()?.Trim('\''), out var month) ? month : int.MaxValue))
+            .Where(p => p.Month < cutoff).OrderBy(p => p.Month).ToList();
+        foreach (var (table, month) in expired)
         {
-            await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.Database}.{ClickHouseSchema.EventsTable} DROP PARTITION {month}", ct);
+            await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.Database}.{table} DROP PARTITION {month}", ct);
         }
 
+        var partitions = expired.Select(p => p.Month).Distinct().ToList();
         return partitions;
     }
 

@@ -10,15 +10,35 @@ internal static class ClickHouseSchema
 {
     public const string EventsTable = "viewing_events";
 
+    /// <summary>One row per view (per day it ran), folded from <see cref="EventsTable"/> by a materialized view.</summary>
+    public const string ViewSpansTable = "view_spans";
+
+    /// <summary>The tables whose monthly partitions retention drops.</summary>
+    public static readonly IReadOnlyList<string> PartitionedTables = [EventsTable, ViewSpansTable];
+
+    // What view_spans keeps of a view's events: min and max only, which a retried batch stored twice cannot move.
+    private const string ViewSpansSelect = """
+        SELECT seller_id, session_id, view_id, event_date,
+            minIfState(at_ms, kind = 'view_start') AS started, minIfState(at_ms, kind = 'view_end') AS ended, maxState(at_ms) AS last,
+            maxState(kind = 'view_start') AS has_start, maxState(kind = 'view_end') AS has_end
+        FROM {db}.viewing_events WHERE kind IN ('view_start', 'heartbeat', 'view_end')
+        GROUP BY seller_id, session_id, view_id, event_date
+        """;
+
     /// <summary>
     /// The changes, oldest first. Never edit one that has shipped: add the next number.
     /// <c>viewing_events</c>: plain MergeTree (18.16 has no insert deduplication for it, so queries count distinct
     /// event ids); monthly partitions, so retention drops whole months (18.16 has no TTL); ordered by seller and
     /// session, which every query filters on, then kind and time.
     /// </summary>
-    public static readonly IReadOnlyList<(int Version, string Name, string Sql)> Changes =
+    /// <c>view_spans</c> (2): a view's start, end and last event, so average watch time reads one row per view
+    /// instead of every heartbeat. AggregatingMergeTree keeps only min and max states, which a duplicated event
+    /// cannot move; the materialized view fills it on every insert, and the change copies what was there before
+    /// (a row inserted while it runs may be folded twice, which changes no min or max).
+    /// </summary>
+    public static readonly IReadOnlyList<(int Version, string Name, string[] Sql)> Changes =
     [
-        (1, "viewing_events", """
+        (1, "viewing_events", ["""
             CREATE TABLE IF NOT EXISTS {db}.viewing_events (
                 event_id      String,
                 kind          String,
@@ -36,7 +56,26 @@ internal static class ClickHouseSchema
             ) ENGINE = MergeTree()
             PARTITION BY toYYYYMM(event_date)
             ORDER BY (seller_id, session_id, kind, at_ms)
-            """),
+            """]),
+        (2, "view_spans", [
+            """
+            CREATE TABLE IF NOT EXISTS {db}.view_spans (
+                seller_id  String,
+                session_id String,
+                view_id    String,
+                event_date Date,
+                started    AggregateFunction(minIf, Int64, UInt8),
+                ended      AggregateFunction(minIf, Int64, UInt8),
+                last       AggregateFunction(max, Int64),
+                has_start  AggregateFunction(max, UInt8),
+                has_end    AggregateFunction(max, UInt8)
+            ) ENGINE = AggregatingMergeTree()
+            PARTITION BY toYYYYMM(event_date)
+            ORDER BY (seller_id, session_id, view_id)
+            """,
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.view_spans_mv TO {db}.view_spans AS " + ViewSpansSelect,
+            "INSERT INTO {db}.view_spans " + ViewSpansSelect,
+        ]),
     ];
 
     /// <summary>Creates the database and the journal if missing, then applies the changes the journal lacks.</summary>
@@ -52,7 +91,11 @@ internal static class ClickHouseSchema
         var done = new List<int>();
         foreach (var (version, name, sql) in Changes.Where(c => !applied.Contains(c.Version)))
         {
-            await clickHouse.ExecuteAsync(sql.Replace("{db}", db, StringComparison.Ordinal), ct);
+            foreach (var statement in sql)
+            {
+                await clickHouse.ExecuteAsync(statement.Replace("{db}", db, StringComparison.Ordinal), ct);
+            }
+
             await clickHouse.InsertAsync("schema_journal", [System.Text.Json.JsonSerializer.Serialize(new { version, name, applied_at = now })], ct);
             done.Add(version);
         }

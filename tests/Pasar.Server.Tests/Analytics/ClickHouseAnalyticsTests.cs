@@ -248,6 +248,9 @@ public sealed class ClickHouseAnalyticsTests
         using var ch = ClientFor(clickHouse, app);
         var left = (await ch.QueryAsync($"SELECT event_id FROM {ch.Database}.viewing_events ORDER BY event_id", Ct)).Select(r => r.GetProperty("event_id").GetString()).ToList();
         Assert.Equal(["last-month", "now"], left);
+        var spans = (await ch.QueryAsync($"SELECT view_id FROM {ch.Database}.view_spans GROUP BY view_id ORDER BY view_id", Ct))
+            .Select(r => r.GetProperty("view_id").GetString()).ToList();
+        Assert.Equal(["view-last-month", "view-now"], spans); // the folded views go with their month too
     }
 
     [Fact]

@@ -62,4 +62,35 @@ public sealed class ClickHouseHttpTests
         var partitioning = (await client.QueryAsync("SELECT engine FROM system.tables WHERE database = 'pasar_schema' AND name = 'viewing_events'", Ct)).Single();
         Assert.Equal("MergeTree", partitioning.GetProperty("engine").GetString());
     }
+
+    [Fact]
+    public async Task View_spans_added_to_a_database_with_events_fold_the_old_views_and_then_every_new_one()
+    {
+        await using var server = await ClickHouseTesting.StartOrSkipAsync();
+        using var client = new ClickHouseHttp(new ClickHouseOptions { Url = server.Url, Database = "pasar_upgrade" });
+        // A database as deployed before change 2: the events table and its journal line only.
+        await client.ExecuteAsync("CREATE DATABASE pasar_upgrade", Ct);
+        await client.ExecuteAsync("CREATE TABLE pasar_upgrade.schema_journal (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version", Ct);
+        await client.ExecuteAsync(ClickHouseSchema.Changes[0].Sql.Single().Replace("{db}", "pasar_upgrade", StringComparison.Ordinal), Ct);
+        await client.InsertAsync("schema_journal", ["""{"version":1,"name":"viewing_events","applied_at":"2026-01-01 00:00:00"}"""], Ct);
+        string Event(string id, string kind, string view, long atMs) => System.Text.Json.JsonSerializer.Serialize(new
+        {
+            event_id = id, kind, session_id = "s-up", seller_id = "seller-up", viewer_id = "v-" + view, user_id = "", view_id = view, product_id = "",
+            flash_sale_id = "", amount_minor = 0, currency = "", at_ms = atMs, event_date = "2026-12-01",
+        });
+        await client.InsertAsync(ClickHouseSchema.EventsTable, [Event("a1", "view_start", "old", 1_000), Event("a2", "heartbeat", "old", 16_000)], Ct);
+
+        Assert.Equal([2], await ClickHouseSchema.ApplyAsync(client, Ct));
+        // After the change the materialized view folds new inserts, a retried one included.
+        string[] late = [Event("b1", "view_start", "new", 5_000), Event("b2", "view_end", "new", 35_000), Event("b3", "heartbeat", "new", 20_000)];
+        await client.InsertAsync(ClickHouseSchema.EventsTable, late, Ct);
+        await client.InsertAsync(ClickHouseSchema.EventsTable, late, Ct);
+        await client.InsertAsync(ClickHouseSchema.EventsTable, [Event("a3", "heartbeat", "old", 31_000)], Ct);
+
+        var watched = (await client.QueryAsync("""
+            SELECT view_id, if(maxMerge(has_end), minIfMerge(ended), maxMerge(last)) - minIfMerge(started) AS ms
+            FROM pasar_upgrade.view_spans GROUP BY view_id ORDER BY view_id
+            """, Ct)).Select(r => (r.GetProperty("view_id").GetString(), ClickHouseHttp.Integer(r, "ms"))).ToList();
+        Assert.Equal([("new", 30_000L), ("old", 30_000L)], watched);
+    }
 }
