@@ -75,8 +75,19 @@ public sealed class ClickHouseHttpTests
         await client.InsertAsync("schema_journal", ["""{"version":1,"name":"viewing_events","applied_at":"2026-01-01 00:00:00"}"""], Ct);
         string Event(string id, string kind, string view, long atMs) => System.Text.Json.JsonSerializer.Serialize(new
         {
-            event_id = id, kind, session_id = "s-up", seller_id = "seller-up", viewer_id = "v-" + view, user_id = "", view_id = view, product_id = "",
-            flash_sale_id = "", amount_minor = 0, currency = "", at_ms = atMs, event_date = "2026-12-01",
+            event_id = id,
+            kind,
+            session_id = "s-up",
+            seller_id = "seller-up",
+            viewer_id = "v-" + view,
+            user_id = "",
+            view_id = view,
+            product_id = "",
+            flash_sale_id = "",
+            amount_minor = 0,
+            currency = "",
+            at_ms = atMs,
+            event_date = "2026-12-01",
         });
         await client.InsertAsync(ClickHouseSchema.EventsTable, [Event("a1", "view_start", "old", 1_000), Event("a2", "heartbeat", "old", 16_000)], Ct);
 
