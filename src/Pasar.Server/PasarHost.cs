@@ -1,4 +1,5 @@
 using Pasar.Server.Analytics;
+using Pasar.Server.Auctions;
 using Pasar.Server.Catalog;
 using Pasar.Server.Coins;
 using Pasar.Server.Demo;
@@ -37,6 +38,7 @@ public static class PasarHost
         builder.AddProof();
         builder.AddEngagement();
         builder.AddVouchers();
+        builder.AddAuctions();
         builder.AddWeb();
         builder.AddDemo();
         configure?.Invoke(builder);
@@ -57,6 +59,7 @@ public static class PasarHost
         app.MapProof();
         app.MapEngagement();
         app.MapVouchers();
+        app.MapAuctions();
         app.MapWeb();
         app.MapDemo();
         return app;

@@ -30,7 +30,8 @@ public sealed record LiveSession(
     object? ActivePoll = null,
     object? ActiveGiveaway = null,
     DateTimeOffset? ScheduledAt = null,
-    IReadOnlyList<object>? ActiveVouchers = null);
+    IReadOnlyList<object>? ActiveVouchers = null,
+    object? ActiveAuction = null);
 
 /// <summary>
 /// What the live room adds to a session (viewers, pinned products, the active flash sale). LiveRoom implements

@@ -28,7 +28,7 @@ public sealed record SessionStatusChanged(string SessionId, string Status);
 
 public sealed record RoomSnapshot(
     object Session, IReadOnlyList<PinnedProduct> Pinned, LiveViewersSnapshot Viewers, object? ActiveFlashSale, IReadOnlyList<ChatMessage> RecentChat, string? ViewerToken,
-    object? ActivePoll = null, object? ActiveGiveaway = null, IReadOnlyList<object>? ActiveVouchers = null);
+    object? ActivePoll = null, object? ActiveGiveaway = null, IReadOnlyList<object>? ActiveVouchers = null, object? ActiveAuction = null);
 
 public sealed record LiveViewersSnapshot(long Current, long Peak);
 

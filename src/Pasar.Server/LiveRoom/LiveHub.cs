@@ -80,7 +80,8 @@ internal sealed class LiveHub(
             member.ViewerToken,
             await state.ActivePollAsync(sessionId, Context.ConnectionAborted),
             await state.ActiveGiveawayAsync(sessionId, Context.ConnectionAborted),
-            await state.ActiveVouchersAsync(sessionId, Context.ConnectionAborted));
+            await state.ActiveVouchersAsync(sessionId, Context.ConnectionAborted),
+            await state.ActiveAuctionAsync(sessionId, Context.ConnectionAborted));
     }
 
     public Task LeaveSession(string sessionId) => LeaveCoreAsync(Member(), sessionId);

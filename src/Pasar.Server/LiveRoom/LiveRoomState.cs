@@ -22,6 +22,12 @@ internal interface IActiveVoucherLookup
     Task<IReadOnlyList<object>> ActiveForSessionAsync(string sessionId, CancellationToken ct);
 }
 
+/// <summary>The session's open auction (the Auctions module implements it).</summary>
+internal interface IActiveAuctionLookup
+{
+    Task<object?> ActiveForSessionAsync(string sessionId, CancellationToken ct);
+}
+
 /// <remarks>
 /// The cards come from modules that depend on this one (FlashSales, Engagement), so this module cannot name
 /// their types: each lookup is optional (a host may leave the module out) and answers the module's own payload
@@ -29,8 +35,10 @@ internal interface IActiveVoucherLookup
 /// </remarks>
 internal sealed class LiveRoomState(
     LiveSessionStore store, LiveIngest ingest, LivePins pins, ViewerPresence presence,
-    IEnumerable<IActiveFlashSaleLookup> flashSales, IEnumerable<IActiveEngagementLookup> engagement, IEnumerable<IActiveVoucherLookup> vouchers) : ILiveRoomView
+    IEnumerable<IActiveFlashSaleLookup> flashSales, IEnumerable<IActiveEngagementLookup> engagement, IEnumerable<IActiveVoucherLookup> vouchers,
+    IEnumerable<IActiveAuctionLookup> auctions) : ILiveRoomView
 {
+    private readonly IActiveAuctionLookup? _auctions = auctions.SingleOrDefault();
     private readonly IActiveVoucherLookup? _vouchers = vouchers.SingleOrDefault();
     private readonly IActiveFlashSaleLookup? _flashSales = flashSales.SingleOrDefault();
     private readonly IActiveEngagementLookup? _engagement = engagement.SingleOrDefault();
@@ -46,6 +54,7 @@ internal sealed class LiveRoomState(
             ActivePoll = await ActivePollAsync(session.Id, ct),
             ActiveGiveaway = await ActiveGiveawayAsync(session.Id, ct),
             ActiveVouchers = await ActiveVouchersAsync(session.Id, ct),
+            ActiveAuction = await ActiveAuctionAsync(session.Id, ct),
         };
     }
 
@@ -66,4 +75,7 @@ internal sealed class LiveRoomState(
 
     public Task<IReadOnlyList<object>> ActiveVouchersAsync(string sessionId, CancellationToken ct) =>
         _vouchers?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<IReadOnlyList<object>>([]);
+
+    public Task<object?> ActiveAuctionAsync(string sessionId, CancellationToken ct) =>
+        _auctions?.ActiveForSessionAsync(sessionId, ct) ?? Task.FromResult<object?>(null);
 }

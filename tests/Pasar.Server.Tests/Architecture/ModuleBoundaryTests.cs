@@ -14,7 +14,7 @@ public sealed partial class ModuleBoundaryTests
 
     /// <summary>The folders under <c>src/Pasar.Server</c> that are modules, with their SQL script folders.</summary>
     private static readonly string[] Modules =
-        ["Platform", "Catalog", "Orders", "Coins", "Games", "Notifications", "Social", "Live", "LiveRoom", "FlashSales", "Proof", "Engagement", "Vouchers", "Analytics", "Demo", "Web"];
+        ["Platform", "Catalog", "Orders", "Coins", "Games", "Notifications", "Social", "Live", "LiveRoom", "FlashSales", "Proof", "Engagement", "Vouchers", "Auctions", "Analytics", "Demo", "Web"];
 
     /// <summary>
     /// Scripts that ran on deployed databases before this rule and cannot change (DbUp runs each script once, by

@@ -40,6 +40,9 @@ public sealed class PublicSurfaceTests
         "Pasar.Server.Engagement.PollUpdated",
         "Pasar.Server.Vouchers.Voucher",
         "Pasar.Server.Vouchers.VoucherUpdated",
+        "Pasar.Server.Auctions.Auction",
+        "Pasar.Server.Auctions.AuctionUpdated",
+        "Pasar.Server.Auctions.AuctionEnded",
         "Pasar.Server.Engagement.Giveaway",
         "Pasar.Server.Engagement.GiveawayDrawn",
     ];
