@@ -17,7 +17,7 @@ public sealed class RoomClient : IAsyncDisposable
 
     public static readonly string[] Events = ["chat", "chatDeleted", "pinsUpdated", "viewersUpdated", "sessionStatus", "chatSettings",
         "flashSaleStarted", "flashSaleUpdated", "flashSaleEnded", "purchaseSignal", "lowStock", "notification",
-        "pollStarted", "pollUpdated", "pollEnded", "giveawayStarted", "giveawayDrawn", "moderatorsChanged", "moderatorStatus", "reactions", "voucherDropped", "voucherUpdated"];
+        "pollStarted", "pollUpdated", "pollEnded", "giveawayStarted", "giveawayDrawn", "moderatorsChanged", "moderatorStatus", "reactions", "voucherDropped", "voucherUpdated", "auctionStarted", "auctionUpdated", "auctionEnded"];
 
     public static async Task<RoomClient> ConnectAsync(PasarApp app, string? token = null, string? anonId = null, bool messagePack = false)
     {
