@@ -130,6 +130,19 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task Two_buyers_bid_against_each_other_see_outbid_and_the_winner_finds_the_order_in_me()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        await using var server = await WebServer.StartAsync();
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/auctions", "live auctions (SPEC §15)");
+        var output = await BrowserScenario.RunAsync(server, "auction", TimeSpan.FromMinutes(4));
+        Assert.Contains("Dimas bid higher and Citra sees \"outbid\"", output, StringComparison.Ordinal);
+        Assert.Contains("and Dimas sees \"outbid\"", output, StringComparison.Ordinal);
+        Assert.Contains("at the end Citra won and Dimas sees who did", output, StringComparison.Ordinal);
+        Assert.Contains("the winner's order is in /me at", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_show_created_in_the_studio_and_published_with_ffmpeg_plays_for_a_buyer()
     {
         BrowserScenario.RequireTools(ffmpeg: true);

@@ -256,6 +256,36 @@ export interface LiveSession {
   activePoll?: Poll | null;
   activeVouchers?: Voucher[];
   activeGiveaway?: Giveaway | null;
+  activeAuction?: Auction | null;
+}
+
+export interface Auction {
+  id: string;
+  sessionId: string;
+  sellerId: string;
+  productId: string;
+  currency: string;
+  startPriceMinor: number;
+  incrementMinor: number;
+  antiSnipeSeconds: number;
+  startsAt: string;
+  endsAt: string;
+  highestBidMinor: number | null;
+  highestBidderId: string | null;
+  bidderName: string | null;
+  bids: number;
+  status: 'open' | 'sold' | 'unsold' | string;
+  orderId: string | null;
+}
+
+export interface AuctionBid {
+  id: string;
+  auctionId: string;
+  bidderId: string;
+  bidderName: string;
+  amountMinor: number;
+  placedAt: string;
+  endsAt: string;
 }
 
 export interface Voucher {

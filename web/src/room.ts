@@ -1,7 +1,7 @@
 // The state of one live room, kept in step with the hub (SPEC §6.2): a snapshot on join, then events.
 
 import { useEffect, useReducer, useRef } from 'preact/hooks';
-import { get, type ChatMessage, type FlashSale, type Giveaway, type LiveSession, type Pin, type Poll, type Voucher } from './api';
+import { get, type Auction, type ChatMessage, type FlashSale, type Giveaway, type LiveSession, type Pin, type Poll, type Voucher } from './api';
 import { rememberViewerId, useUser } from './auth';
 import { createLiveHub, hubProblem, isHubMissing, type HubConnection } from './hub';
 import { toast } from './ui';
@@ -17,6 +17,7 @@ export interface RoomState {
   poll: Poll | null;
   giveaway: Giveaway | null;
   vouchers: Voucher[];
+  auction: Auction | null;
   chat: ChatMessage[];
   hub: HubStatus;
   lowStock: Record<string, number>;
@@ -30,6 +31,7 @@ interface Snapshot {
   activePoll?: Poll | null;
   activeGiveaway?: Giveaway | null;
   activeVouchers?: Voucher[];
+  activeAuction?: Auction | null;
   recentChat?: ChatMessage[];
   /** The anonymous viewer id the server issued (null when signed in): kept and presented on the next connect. */
   viewerToken?: string | null;
@@ -52,8 +54,28 @@ type Action =
   | { type: 'giveaway'; giveaway: Giveaway }
   | { type: 'voucher'; voucher: Voucher }
   | { type: 'voucherRemaining'; id: string; remaining: number }
+  | { type: 'auction'; auction: Auction }
+  | { type: 'auctionUpdated'; update: AuctionUpdate }
+  | { type: 'auctionEnded'; ended: AuctionEnd }
   | { type: 'status'; status: string; replayUrl?: string | null }
   | { type: 'lowStock'; productId: string; stock: number };
+
+interface AuctionUpdate {
+  id: string;
+  highestBidMinor: number | null;
+  highestBidderId: string | null;
+  bidderName: string | null;
+  endsAt: string;
+  bids: number;
+}
+
+interface AuctionEnd {
+  id: string;
+  status: string;
+  highestBidMinor: number | null;
+  winnerId: string | null;
+  winnerName: string | null;
+}
 
 const maxChat = 200;
 
@@ -70,6 +92,7 @@ function reduce(s: RoomState, a: Action): RoomState {
         poll: s.hub === 'connected' ? s.poll : a.session.activePoll ?? s.poll,
         giveaway: s.hub === 'connected' ? s.giveaway : a.session.activeGiveaway ?? s.giveaway,
         vouchers: s.hub === 'connected' ? s.vouchers : a.session.activeVouchers ?? s.vouchers,
+        auction: s.hub === 'connected' ? s.auction : a.session.activeAuction ?? s.auction,
       };
     case 'sessionError':
       return { ...s, sessionError: a.error };
@@ -85,6 +108,8 @@ function reduce(s: RoomState, a: Action): RoomState {
         poll: snap.activePoll ?? s.poll,
         giveaway: snap.activeGiveaway ?? s.giveaway,
         vouchers: snap.activeVouchers ?? s.vouchers,
+        // An auction that ended stays on screen (its result); a running one from the snapshot replaces it.
+        auction: snap.activeAuction ?? s.auction,
         chat: snap.recentChat ? [...snap.recentChat].sort((x, y) => x.sentAt.localeCompare(y.sentAt)).slice(-maxChat) : s.chat,
       };
     }
@@ -121,6 +146,17 @@ function reduce(s: RoomState, a: Action): RoomState {
       return { ...s, vouchers: [...s.vouchers.filter((v) => v.id !== a.voucher.id), a.voucher] };
     case 'voucherRemaining':
       return { ...s, vouchers: s.vouchers.map((v) => (v.id === a.id ? { ...v, remaining: a.remaining } : v)) };
+    case 'auction':
+      return { ...s, auction: a.auction };
+    case 'auctionUpdated':
+      // Pushes are coalesced and may cross: a smaller bid count is an older state.
+      return s.auction && s.auction.id === a.update.id && a.update.bids >= s.auction.bids
+        ? { ...s, auction: { ...s.auction, ...a.update } }
+        : s;
+    case 'auctionEnded':
+      return s.auction && s.auction.id === a.ended.id
+        ? { ...s, auction: { ...s.auction, status: a.ended.status, highestBidMinor: a.ended.highestBidMinor, highestBidderId: a.ended.winnerId, bidderName: a.ended.winnerName ?? s.auction.bidderName } }
+        : s;
     case 'status':
       return s.session ? { ...s, session: { ...s.session, status: a.status, replayUrl: a.replayUrl ?? s.session.replayUrl } } : s;
     case 'lowStock':
@@ -148,6 +184,7 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     poll: null,
     giveaway: null,
     vouchers: [],
+    auction: null,
     chat: [],
     hub: 'connecting',
     lowStock: {},
@@ -219,6 +256,15 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     });
     hub.on('voucherDropped', (voucher: Voucher) => {
       if (voucher.sessionId === sessionId) dispatch({ type: 'voucher', voucher });
+    });
+    hub.on('auctionStarted', (auction: Auction) => {
+      if (auction.sessionId === sessionId) dispatch({ type: 'auction', auction });
+    });
+    hub.on('auctionUpdated', (update: AuctionUpdate & { sessionId: string }) => {
+      if (update.sessionId === sessionId) dispatch({ type: 'auctionUpdated', update });
+    });
+    hub.on('auctionEnded', (ended: AuctionEnd & { sessionId: string }) => {
+      if (ended.sessionId === sessionId) dispatch({ type: 'auctionEnded', ended });
     });
     hub.on('voucherUpdated', (e: { id: string; remaining: number }) => dispatch({ type: 'voucherRemaining', id: e.id, remaining: e.remaining }));
     hub.on('pollUpdated', (e: { id: string; sessionId?: string; counts: number[] }) => dispatch({ type: 'pollCounts', id: e.id, counts: e.counts }));

@@ -4,6 +4,7 @@ import { openSignIn, useUser } from '../auth';
 import { ChatPanel } from '../chat';
 import { GiveawayCard, PollCard } from '../engage';
 import { VoucherCard } from '../vouchers';
+import { AuctionCard } from '../auctions';
 import { ModeratorTools, useModerator } from '../moderation';
 import { count, countdown, money } from '../format';
 import { useLiveRoom } from '../room';
@@ -205,6 +206,7 @@ export default function LiveRoom({ id }: { id?: string }) {
         {s.status === 'ended' && src && <p class="muted small">The show has ended: you are watching the replay.</p>}
         {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
         {room.vouchers.map((v) => <VoucherCard key={v.id} voucher={v} />)}
+        {room.auction && <AuctionCard auction={room.auction} />}
         {room.poll && <PollCard poll={room.poll} />}
         {room.giveaway && <GiveawayCard giveaway={room.giveaway} />}
         <Pinned pinned={room.pinned} lowStock={room.lowStock} onProductClick={room.productClicked} />

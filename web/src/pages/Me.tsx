@@ -1,10 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError, get, post,
-  type AppNotification, type CheckInResult, type CheckInStatus, type CoinEntry, type Page, type ShakeResult, type ShareStats,
+  type AppNotification, type CheckInResult, type Order, type CheckInStatus, type CoinEntry, type Page, type ShakeResult, type ShareStats,
 } from '../api';
 import { useUser } from '../auth';
-import { ago, coinSources, count, countdown } from '../format';
+import { ago, coinSources, count, countdown, money } from '../format';
 import { createLiveHub } from '../hub';
 import { ErrorNote, Loading, ProductName, Section, SignInPrompt, toast, useAsync } from '../ui';
 
@@ -292,6 +292,28 @@ function Notifications() {
   );
 }
 
+function Orders() {
+  const list = useAsync((signal) => get<Page<Order>>('/api/me/orders?limit=20', signal), []);
+  return (
+    <Section title="My orders" id="orders" actions={<button type="button" class="ghost small" onClick={list.reload}>Refresh</button>}>
+      {list.loading && !list.data && <Loading what="your orders" />}
+      <ErrorNote error={list.error} />
+      {list.data && list.data.items.length === 0 && <p class="muted">No orders yet.</p>}
+      <ul class="ledger" data-testid="orders">
+        {list.data?.items.map((o) => (
+          <li key={o.id} data-order={o.id}>
+            <span>
+              <a href={`/p/${encodeURIComponent(o.productId)}`}><ProductName id={o.productId} /></a>
+              <span class="muted small"> · {o.quantity} × {money(o.unitPriceMinor, o.currency)} · {o.status}</span>
+            </span>
+            <strong data-testid="order-total">{money(o.totalMinor, o.currency)}</strong>
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
 function Shares() {
   const list = useAsync((signal) => get<Page<ShareStats>>('/api/me/shares?limit=20', signal), []);
   return (
@@ -342,6 +364,7 @@ export default function Me() {
         <CheckInCard onEarned={earned} />
         <ShakeCard onEarned={earned} />
         <Transactions version={version} />
+        <Orders />
         <Notifications />
         <Shares />
       </div>

@@ -9,6 +9,7 @@ import { ChatSettings } from './ChatSettings';
 import { FlashSaleForm } from './FlashSaleForm';
 import { GiveawayForm, PollForm } from '../engage';
 import { VoucherForm } from '../vouchers';
+import { AuctionForm } from '../auctions';
 import { ScheduleControls } from './Schedule';
 import { Moderators } from './Moderators';
 import { Stats } from './Stats';
@@ -109,6 +110,10 @@ export function Manage({ session, created, onRotated, onChanged, user, products 
 
       <Section title="Vouchers" id="vouchers">
         <VoucherForm session={live} />
+      </Section>
+
+      <Section title="Auction" id="auction">
+        <AuctionForm session={live} products={products} />
       </Section>
 
       <Section title="Poll" id="poll">

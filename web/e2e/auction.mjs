@@ -1,0 +1,66 @@
+// Scenario "auction" (SPEC §15): a seller on air starts an auction in the studio; two buyers bid against each
+// other in the live room and each sees "outbid" when the other goes higher; at the end the winner's card says
+// so and the order is in their /me, at the winning price.
+
+/** @param {{ newPage: Function, signIn: Function, step: Function, eventually: Function, screenshot: Function, publish: Function, desktop: object, phone: object }} h */
+export async function auction({ newPage, signIn, step, eventually, screenshot, publish, desktop, phone }) {
+  const seller = await newPage(desktop);
+  await seller.goto('/studio');
+  await signIn(seller, 'demo-seller-ayu');
+  await seller.getByLabel('Title').fill('Auction night');
+  await seller.getByRole('button', { name: 'Create show' }).click();
+  const key = await seller.getByTestId('stream-key').inputValue();
+  const rtmp = await seller.getByTestId('rtmp-url').inputValue();
+  publish(rtmp, key, '640x360');
+  await eventually('the show to go live', async () => (await seller.getByTestId('session-status').textContent()) === 'Live', 45000);
+  step('the show is live');
+  const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+
+  const citra = await newPage(desktop);
+  await citra.goto(sessionUrl);
+  await signIn(citra, 'demo-buyer-citra');
+  const dimas = await newPage(phone);
+  await dimas.goto(sessionUrl);
+  await signIn(dimas, 'demo-buyer-dimas');
+  for (const page of [citra, dimas]) {
+    await eventually('the chat to connect', async () => (await page.getByText('Connecting to the chat…').count()) === 0);
+  }
+
+  await seller.locator('#a-start').fill('10');
+  await seller.locator('#a-increment').fill('1');
+  await seller.locator('#a-duration').fill('30');
+  await seller.locator('#a-snipe').fill('5');
+  await seller.getByTestId('auction-start').click();
+  await citra.getByTestId('auction').waitFor();
+  await dimas.getByTestId('auction').waitFor();
+  step('both buyers see the auction card');
+
+  await citra.getByTestId('auction-bid').click();
+  await citra.getByTestId('auction-state').filter({ hasText: "You're winning" }).waitFor({ timeout: 10000 });
+  await dimas.getByTestId('auction-highest').filter({ hasText: '10.00' }).waitFor({ timeout: 10000 });
+  step('Citra bid the start price and is winning');
+
+  await dimas.getByTestId('auction-bid').click();
+  await dimas.getByTestId('auction-state').filter({ hasText: "You're winning" }).waitFor({ timeout: 10000 });
+  await citra.getByTestId('auction-state').filter({ hasText: 'outbid' }).waitFor({ timeout: 10000 });
+  step('Dimas bid higher and Citra sees "outbid"');
+  await screenshot(citra, 'live-room-auction-outbid');
+
+  await citra.getByTestId('auction-bid-more').click();
+  await citra.getByTestId('auction-state').filter({ hasText: "You're winning" }).waitFor({ timeout: 10000 });
+  await dimas.getByTestId('auction-state').filter({ hasText: 'outbid' }).waitFor({ timeout: 10000 });
+  const winning = (await citra.getByTestId('auction-highest').textContent()).trim();
+  step(`Citra answered with ${winning} and Dimas sees "outbid"`);
+  await screenshot(dimas, 'live-room-auction-phone');
+
+  await citra.getByTestId('auction-result').filter({ hasText: 'You won' }).waitFor({ timeout: 60000 });
+  await dimas.getByTestId('auction-result').filter({ hasText: 'Sold to Citra' }).waitFor({ timeout: 10000 });
+  step('at the end Citra won and Dimas sees who did');
+  await screenshot(citra, 'live-room-auction-won');
+
+  await citra.getByRole('link', { name: 'See your order' }).click();
+  await citra.waitForURL(/\/me$/);
+  await citra.getByTestId('order-total').filter({ hasText: winning }).first().waitFor({ timeout: 10000 });
+  step(`the winner's order is in /me at ${winning}`);
+  await screenshot(citra, 'me-auction-order');
+}
