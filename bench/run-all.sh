@@ -16,6 +16,8 @@ run fanout    --backend both --concurrency 8  --seconds 10
 run reminders --backend both --subscribers 100000
 run flash     --backend embedded,sqlite-redis,scaled --concurrency 64 --seconds 10 --quantity 100
 run flash     --backend embedded,sqlite-redis,scaled --concurrency 64 --seconds 10 --quantity 100000
+run voucher   --backend embedded,scaled --concurrency 64 --seconds 10 --quantity 100000
+run auction   --backend embedded,scaled --concurrency 64 --seconds 10
 run ingest    --seconds 40 --max-streams 6
 run llhls-cpu --seconds 40
 run llhls-latency --seconds 60   # needs npm --prefix web ci && npm --prefix web run build, and chromium

@@ -44,6 +44,28 @@ if (scenario == "flash")
     return;
 }
 
+if (scenario is "voucher" or "auction")
+{
+    Console.WriteLine($"Pasar.Bench {scenario}: {concurrency} concurrent clients, {duration.TotalSeconds} s per target");
+    Console.WriteLine();
+    Console.WriteLine(LoadResult.Header);
+    var module = scenario == "voucher" ? "Vouchers" : "Auctions";
+    foreach (var b in backends)
+    {
+        foreach (var gate in new[] { "Redis", "SqlOnly" })
+        {
+            await using var moneyTarget = await BenchTarget.StartAsync(b, new Dictionary<string, string?> { [$"Pasar:{module}:Gate"] = gate },
+                gate == "Redis" ? "Lua gate" : "SQL only (floor)");
+            var row = scenario == "voucher"
+                ? await LiveMoneyScenario.VouchersAsync(moneyTarget, concurrency, duration, int.Parse(Option("quantity", "100000"), System.Globalization.CultureInfo.InvariantCulture))
+                : await LiveMoneyScenario.BidsAsync(moneyTarget, concurrency, duration);
+            Console.WriteLine(row.Row);
+        }
+    }
+
+    return;
+}
+
 if (scenario == "reminders")
 {
     // Time from a show's reminder falling due to all of its subscribers' notifications committed.

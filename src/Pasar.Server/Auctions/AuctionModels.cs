@@ -60,3 +60,10 @@ internal sealed class AuctionRow
     public AuctionUpdated ToUpdated() =>
         new(Id, SessionId, HighestBidMinor, HighestBidderId, HighestBidderName, DateTimeOffset.FromUnixTimeMilliseconds(EndsAt), (int)Bids);
 }
+
+/// <summary><c>Pasar:Auctions:*</c>.</summary>
+internal sealed class AuctionOptions
+{
+    /// <summary><c>SqlOnly</c> is the benchmark floor: every bid is the guarded SQL transaction (ADR 0021).</summary>
+    public Platform.GateKind Gate { get; set; } = Platform.GateKind.Redis;
+}

@@ -28,8 +28,10 @@ internal sealed partial class AuctionService(
     Outbox outbox,
     RoomBroadcaster broadcaster,
     TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<AuctionOptions> options,
     ILogger<AuctionService> logger)
 {
+    private readonly bool _sqlOnly = options.Value.Gate == GateKind.SqlOnly;
     private readonly ConcurrentDictionary<string, AuctionRow> _terms = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
 
@@ -156,6 +158,7 @@ internal sealed partial class AuctionService(
         var bidId = Ids.New();
         var reply = auction.Status != AuctionStatus.Open
             ? new AuctionGate.Reply(AuctionGate.Result.Ended, 0, auction.EndsAt)
+            : _sqlOnly ? new AuctionGate.Reply(AuctionGate.Result.Accepted, 0, 0)
             : await gate.TryBidAsync(auctionId, bidderId, amount, now, bidId, ct);
         if (reply.Result != AuctionGate.Result.Accepted)
         {
@@ -180,13 +183,13 @@ internal sealed partial class AuctionService(
             outcome = await idempotency.ExecuteAsync(bidderId, idempotencyKey, scope, requestHash,
                 (c, tx) => CommitBidAsync(c, tx, auction, bidId, bidderId, bidderName, amount, ct), ct);
         }
-        catch
+        catch when (!_sqlOnly)
         {
             await gate.ForgetAsync(auctionId, bidId);
             throw;
         }
 
-        if (outcome.Value is null || outcome.Replayed)
+        if (!_sqlOnly && (outcome.Value is null || outcome.Replayed))
         {
             await gate.ForgetAsync(auctionId, bidId); // SQL did not keep this bid: the gate must not remember it as the highest
         }

@@ -8,6 +8,7 @@ internal static class AuctionsModule
 {
     public static IHostApplicationBuilder AddAuctions(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<AuctionOptions>().BindConfiguration("Pasar:Auctions");
         builder.Services.AddSingleton<AuctionGate>();
         builder.Services.AddSingleton<AuctionService>();
         builder.Services.AddSingleton<IActiveAuctionLookup, ActiveAuctionLookup>();

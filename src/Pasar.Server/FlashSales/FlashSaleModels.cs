@@ -1,3 +1,4 @@
+using Pasar.Server.Platform;
 using Pasar.Server.Platform.Events;
 
 namespace Pasar.Server.FlashSales;
@@ -48,16 +49,7 @@ internal sealed class FlashSaleRow
         DateTimeOffset.FromUnixTimeMilliseconds(StartsAt), DateTimeOffset.FromUnixTimeMilliseconds(EndsAt), Status);
 }
 
-internal enum FlashSaleGateKind
-{
-    /// <summary>The Lua gate in Redis/Garnet answers the burst; only winners reach SQL.</summary>
-    Redis,
-
-    /// <summary>Every attempt is a guarded SQL transaction: a comparison floor for benchmarks, not for production.</summary>
-    SqlOnly,
-}
-
 internal sealed class FlashSaleOptions
 {
-    public FlashSaleGateKind Gate { get; set; } = FlashSaleGateKind.Redis;
+    public GateKind Gate { get; set; } = GateKind.Redis;
 }

@@ -31,7 +31,7 @@ internal sealed partial class FlashSaleService(
     Microsoft.Extensions.Options.IOptions<FlashSaleOptions> options,
     ILogger<FlashSaleService> logger)
 {
-    private readonly bool sqlOnly = options.Value.Gate == FlashSaleGateKind.SqlOnly;
+    private readonly bool sqlOnly = options.Value.Gate == GateKind.SqlOnly;
     private readonly ConcurrentDictionary<string, FlashSaleRow> _sales = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
 

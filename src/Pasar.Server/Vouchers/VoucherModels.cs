@@ -70,3 +70,10 @@ internal sealed class ClaimRow
 
     public VoucherClaim ToClaim() => new(VoucherId, ClaimId, SessionId, SellerId, DiscountMinor, Currency, MinSpendMinor, DateTimeOffset.FromUnixTimeMilliseconds(ClaimedAt));
 }
+
+/// <summary><c>Pasar:Vouchers:*</c>.</summary>
+internal sealed class VoucherOptions
+{
+    /// <summary><c>SqlOnly</c> is the benchmark floor: every claim is the guarded SQL transaction (ADR 0019).</summary>
+    public Platform.GateKind Gate { get; set; } = Platform.GateKind.Redis;
+}

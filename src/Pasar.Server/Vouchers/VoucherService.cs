@@ -22,8 +22,10 @@ internal sealed class VoucherService(
     VoucherGate gate,
     IdempotencyStore idempotency,
     RoomBroadcaster broadcaster,
-    TimeProvider time) : IOrderDiscount
+    TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<VoucherOptions> options) : IOrderDiscount
 {
+    private readonly bool _sqlOnly = options.Value.Gate == Platform.GateKind.SqlOnly;
     private readonly ConcurrentDictionary<string, VoucherRow> _vouchers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
 
@@ -100,7 +102,7 @@ internal sealed class VoucherService(
 
         // The hot path: a burst of taps is answered by the gate alone. Only a user who already claimed can be
         // sending a retry, so only their refusals look for a stored response.
-        var taken = await gate.TryTakeAsync(voucherId, userId, (int)voucher.PerUserLimit, ct);
+        var taken = _sqlOnly ? VoucherGate.Result.Taken : await gate.TryTakeAsync(voucherId, userId, (int)voucher.PerUserLimit, ct);
         if (taken != VoucherGate.Result.Taken)
         {
             if (taken != VoucherGate.Result.SoldOut && await ReplayAsync(userId, idempotencyKey, requestHash, ct) is { } replay)
@@ -116,13 +118,13 @@ internal sealed class VoucherService(
         {
             outcome = await idempotency.ExecuteAsync(userId, idempotencyKey, scope, requestHash, (c, tx) => CommitAsync(c, tx, voucher, userId, ct), ct);
         }
-        catch
+        catch when (!_sqlOnly)
         {
             await gate.ReleaseAsync(voucherId, userId);
             throw;
         }
 
-        if (outcome.Value is null || outcome.Replayed)
+        if (!_sqlOnly && (outcome.Value is null || outcome.Replayed))
         {
             await gate.ReleaseAsync(voucherId, userId); // SQL said no (or a racing retry won): the claim goes back
         }

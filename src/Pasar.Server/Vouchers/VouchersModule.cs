@@ -9,6 +9,7 @@ internal static class VouchersModule
 {
     public static IHostApplicationBuilder AddVouchers(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<VoucherOptions>().BindConfiguration("Pasar:Vouchers");
         builder.Services.AddSingleton<VoucherGate>();
         builder.Services.AddHostedService<VoucherGateRepair>();
         builder.Services.AddSingleton<VoucherService>();
