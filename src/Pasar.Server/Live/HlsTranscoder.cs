@@ -247,7 +247,10 @@ internal sealed class HlsTranscoder(
             for (var i = 0; i < encoded.Count; i++)
             {
                 var fps = encoded[i].FrameRate is { } f ? string.Create(inv, $",fps={f:0.###}") : "";
-                graph += string.Create(inv, $"[s{i + 1}]scale=-2:{encoded[i].Height}{fps},format=yuv420p[v{i + 1}];");
+                // The exact size the master playlist advertises (the short side is the rung's number, the aspect kept);
+                // -2 keeps the aspect for an unknown source width.
+                var size = encoded[i].Width > 0 ? string.Create(inv, $"{encoded[i].Width}:{encoded[i].Height}") : string.Create(inv, $"-2:{encoded[i].Height}");
+                graph += string.Create(inv, $"[s{i + 1}]scale={size}{fps},format=yuv420p[v{i + 1}];");
             }
 
             args.AddRange(["-filter_complex", graph.TrimEnd(';')]);

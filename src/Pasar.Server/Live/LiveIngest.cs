@@ -508,13 +508,14 @@ internal sealed class LiveIngest(
 
     private async Task DecidePlanAsync(Broadcast broadcast, RtmpPublishContext context, CancellationToken ct)
     {
+        var width = context.Video!.Width ?? context.Metadata?.Width ?? 0;
         var height = context.Video!.Height ?? context.Metadata?.Height ?? 0;
         await broadcast.Gate.WaitAsync(ct);
         try
         {
             if (broadcast.Plan is null)
             {
-                var rungs = LadderRung.Below(options.Value.ParsedLadder, height);
+                var rungs = LadderRung.Below(options.Value.ParsedLadder, width, height);
                 if (rungs.Count > 0 && !capacity.TryAcquire())
                 {
                     metrics.TranscodeFallbacks.Add(1);
@@ -559,13 +560,13 @@ internal sealed class LiveIngest(
         };
         foreach (var rung in broadcast.Plan!)
         {
-            var scaledWidth = height > 0 ? (int)Math.Round(width * (double)rung.Height / height / 2) * 2 : 0;
+            var (scaledWidth, scaledHeight) = rung.SizeFor(width, height);
             renditions.Add(new RenditionInfo
             {
                 Name = rung.Name,
                 Rung = rung.Name,
                 Width = scaledWidth,
-                Height = rung.Height,
+                Height = scaledHeight,
                 FrameRate = sourceFps is { } fps ? Math.Min(fps, rung.FrameRate) : rung.FrameRate,
                 VideoKbps = rung.VideoKbps,
                 AudioCodecs = audio,

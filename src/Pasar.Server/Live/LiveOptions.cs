@@ -116,9 +116,33 @@ internal sealed record LadderRung(string Name, int Height, int FrameRate, int Vi
         return [.. rungs.OrderByDescending(r => r.Height)];
     }
 
-    /// <summary>The rungs strictly below the source height, highest first.</summary>
-    public static IReadOnlyList<LadderRung> Below(IReadOnlyList<LadderRung> ladder, int sourceHeight) =>
-        [.. ladder.Where(r => r.Height < sourceHeight).OrderByDescending(r => r.Height)];
+    /// <summary>
+    /// The rungs strictly below the source's short side, highest first: a rung's number names the short side, so
+    /// "480p" of a 720x1280 (vertical) source is 480 wide, as of a 1280x720 one it is 480 high.
+    /// </summary>
+    public static IReadOnlyList<LadderRung> Below(IReadOnlyList<LadderRung> ladder, int sourceWidth, int sourceHeight)
+    {
+        var shortSide = sourceWidth > 0 && sourceHeight > 0 ? Math.Min(sourceWidth, sourceHeight) : sourceHeight;
+        return [.. ladder.Where(r => r.Height < shortSide).OrderByDescending(r => r.Height)];
+    }
+
+    /// <summary>
+    /// This rung's frame size for a source: the short side is the rung's number, the long side keeps the source's
+    /// aspect ratio, rounded to an even number (x264's 4:2:0). An unknown source size gives a 16:9 landscape guess
+    /// of width 0, the encoder's <c>-2</c>.
+    /// </summary>
+    public (int Width, int Height) SizeFor(int sourceWidth, int sourceHeight)
+    {
+        if (sourceWidth <= 0 || sourceHeight <= 0)
+        {
+            return (0, Height);
+        }
+
+        static int Even(double value) => Math.Max(2, (int)Math.Round(value / 2) * 2);
+        return sourceHeight > sourceWidth
+            ? (Height, Even(sourceHeight * (double)Height / sourceWidth))
+            : (Even(sourceWidth * (double)Height / sourceHeight), Height);
+    }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{Name} ({VideoKbps} kbit/s)");
 }
