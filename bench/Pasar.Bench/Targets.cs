@@ -34,6 +34,7 @@ public sealed class BenchTarget : IAsyncDisposable
             ["Pasar:Auth:DevTokens"] = "true",
             ["Pasar:Auth:SigningKey"] = SigningKey,
             ["Pasar:Demo:Seed"] = "false",
+            ["Pasar:Demo:LiveShow"] = "false",
             ["Pasar:Rtmp:Port"] = "0",
             // One client address loads the whole server here; the tests of the limits turn them back on.
             ["Pasar:RateLimits:Enabled"] = "false",

@@ -27,6 +27,59 @@ public static class LocalServers
         }
     }
 
+    /// <summary>Running children of <paramref name="parent"/> whose command name is <paramref name="name"/> (Linux /proc; none elsewhere).</summary>
+    public static IReadOnlyList<int> ChildProcesses(int parent, string name)
+    {
+        var children = new List<int>();
+        if (!Directory.Exists("/proc"))
+        {
+            return children;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // /proc/pid/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read around its parentheses.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var open = stat.IndexOf('(', StringComparison.Ordinal);
+                var close = stat.LastIndexOf(')');
+                var fields = stat[(close + 2)..].Split(' ');
+                if (stat[(open + 1)..close] == name && fields[0] != "Z" && int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == parent)
+                {
+                    children.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return children;
+    }
+
+    /// <summary>Whether process <paramref name="pid"/> is still running (not gone, not a zombie), on Linux.</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Whether process <paramref name="pid"/> itself holds a listening TCP socket on <paramref name="port"/>
     /// (Linux: /proc/net/tcp{,6} gives the socket's inode, /proc/pid/fd names the sockets the process holds).

@@ -78,6 +78,8 @@ public sealed class ServerProcess : IAsyncDisposable
             psi.Environment.Remove(inherited);
         }
 
+        // The demo show's ffmpeg never shares a test's cores, unless the test asks for the show.
+        psi.Environment["Pasar__Demo__LiveShow"] = "false";
         foreach (var (key, value) in settings)
         {
             psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
@@ -126,6 +128,18 @@ public sealed class ServerProcess : IAsyncDisposable
         process.Kill(entireProcessTree: true);
         throw new TimeoutException($"Pasar.Server did not become healthy: {server.Output}");
     }
+
+    /// <summary>SIGTERM, as a service manager or Ctrl+C stops it, then waits for the process to exit.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        await kill.WaitForExitAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+    }
+
+    /// <summary>The ids of this server's child processes running <paramref name="name"/> (Linux /proc).</summary>
+    public IReadOnlyList<int> Children(string name) => LocalServers.ChildProcesses(_process.Id, name);
 
     /// <summary>SIGKILL: no shutdown hooks, no flushing, exactly like a crash.</summary>
     public void Kill()

@@ -40,6 +40,7 @@ public sealed class WebServer : IAsyncDisposable
             ["Pasar:Auth:DevTokens"] = "true",
             ["Pasar:Auth:SigningKey"] = "pasar-web-tests-signing-key-0123456789",
             ["Pasar:Demo:Seed"] = "true",
+            ["Pasar:Demo:LiveShow"] = "false",
             ["Pasar:Redis:KeyPrefix"] = $"w{Guid.NewGuid():N}:",
             ["Pasar:Rtmp:Port"] = "0",
             // One client address loads the whole server here; the tests of the limits turn them back on.

@@ -12,6 +12,7 @@ internal static class DemoModule
     public static IHostApplicationBuilder AddDemo(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<IStartupTask, DemoData>();
+        builder.Services.AddHostedService<DemoShow>();
         return builder;
     }
 

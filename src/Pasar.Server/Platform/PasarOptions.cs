@@ -90,6 +90,25 @@ internal sealed class DemoOptions
 {
     /// <summary>Create demo sellers and products on the first start. Defaults to on in the embedded mode only.</summary>
     public bool? Seed { get; set; }
+
+    /// <summary>
+    /// A demo seller goes live a few seconds after start, with a generated picture, pinned products and a flash sale
+    /// every few minutes (<c>Pasar:Demo:LiveShow</c>). Only in the embedded mode with the Development environment
+    /// and ffmpeg installed; tests and benchmarks turn it off.
+    /// </summary>
+    public bool LiveShow { get; set; } = true;
+
+    /// <summary>Seconds after start before the demo show goes live (<c>Pasar:Demo:LiveShowDelaySeconds</c>).</summary>
+    public double LiveShowDelaySeconds { get; set; } = 3;
+
+    /// <summary>Seconds between the starts of the demo show's flash sales (<c>Pasar:Demo:FlashSaleEverySeconds</c>).</summary>
+    public double FlashSaleEverySeconds { get; set; } = 180;
+
+    /// <summary>How long each demo flash sale runs (<c>Pasar:Demo:FlashSaleSeconds</c>, 10 to 3600).</summary>
+    public int FlashSaleSeconds { get; set; } = 90;
+
+    /// <summary>Units in each demo flash sale (<c>Pasar:Demo:FlashSaleQuantity</c>).</summary>
+    public int FlashSaleQuantity { get; set; } = 5;
 }
 
 /// <summary>Checks the options at start, so that a bad setting fails the start with its key named.</summary>
@@ -111,6 +130,16 @@ internal sealed class PasarOptionsValidator : IValidateOptions<PasarOptions>
         if (!TryFindTimeZone(options.Region.TimeZone, out _))
         {
             failures.Add($"Pasar:Region:TimeZone '{options.Region.TimeZone}' is not a known IANA time zone.");
+        }
+
+        if (!(options.Demo.LiveShowDelaySeconds is >= 0 and <= 3600) || !(options.Demo.FlashSaleEverySeconds is >= 10 and <= 86_400))
+        {
+            failures.Add("Pasar:Demo:LiveShowDelaySeconds must be between 0 and 3600, and Pasar:Demo:FlashSaleEverySeconds between 10 and 86400.");
+        }
+
+        if (options.Demo.FlashSaleSeconds is < 10 or > 3600 || options.Demo.FlashSaleQuantity is < 1 or > 1000)
+        {
+            failures.Add("Pasar:Demo:FlashSaleSeconds must be between 10 and 3600, and Pasar:Demo:FlashSaleQuantity between 1 and 1000.");
         }
 
         if (!options.IsEmbedded && string.IsNullOrWhiteSpace(options.Auth.SigningKey) && !options.Auth.HasAuthority)

@@ -51,6 +51,7 @@ public sealed class PasarApp : IAsyncDisposable
             ["Pasar:Auth:DevTokens"] = "true",
             ["Pasar:Auth:SigningKey"] = "pasar-tests-signing-key-0123456789abcdef",
             ["Pasar:Demo:Seed"] = "false",
+            ["Pasar:Demo:LiveShow"] = "false",
             ["Pasar:Redis:KeyPrefix"] = $"t{Guid.NewGuid():N}:",
             ["Pasar:Rtmp:Port"] = "0",
             // One client address loads the whole server here; the tests of the limits turn them back on.
