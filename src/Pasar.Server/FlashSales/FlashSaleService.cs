@@ -26,6 +26,7 @@ internal sealed partial class FlashSaleService(
     IdempotencyStore idempotency,
     Outbox outbox,
     RoomBroadcaster broadcaster,
+    Live.IReplayMoments moments,
     TimeProvider time,
     PasarMetrics metrics,
     Microsoft.Extensions.Options.IOptions<FlashSaleOptions> options,
@@ -114,6 +115,8 @@ internal sealed partial class FlashSaleService(
             }
 
             await outbox.EnqueueAsync(c, tx, new FlashSaleStarted(row.Id, row.SessionId, row.SellerId, row.ProductId, now), ct);
+            // The replay shows what the deal was (its sale price); a buyer there pays the price of the day.
+            await moments.RecordAsync(c, tx, row.SessionId, Live.IReplayMoments.FlashSale, product.Id, product.Title, row.SalePriceMinor, row.Currency, now, ct);
             return new CommandOutcome<FlashSale>(row.ToSale(), null);
         }, ct);
         if (outcome.Value is null)

@@ -107,6 +107,7 @@ internal sealed class TranscodeCapacity(IOptions<LiveOptions> options)
 /// </summary>
 internal sealed class LiveIngest(
     LiveSessionStore store,
+    ReplayMomentLog moments,
     FfmpegProbe ffmpeg,
     TranscodeCapacity capacity,
     IOptions<LiveOptions> options,
@@ -416,6 +417,7 @@ internal sealed class LiveIngest(
         {
             lowLatency?.Finish();
             await packager.FinalizeAsync();
+            await PlaceMomentsAsync(packager.SessionId);
             await store.ReplayWrittenAsync(packager.SessionId, CancellationToken.None);
             return true;
         }
@@ -424,6 +426,20 @@ internal sealed class LiveIngest(
             // The session has ended all the same; its replay stays owed (replay_pending) for the next sweep.
             _logger.LogError("Live {SessionId}: writing the replay failed ({Error}); it is retried within {Interval}", packager.SessionId, ex.Message, ReplaySweepInterval);
             return false;
+        }
+    }
+
+    /// <summary>The show's product moments go into its replay (ADR 0024); a failure leaves a replay without them, not none.</summary>
+    private async Task PlaceMomentsAsync(string sessionId)
+    {
+        try
+        {
+            var row = await store.FindAsync(sessionId, CancellationToken.None);
+            await moments.PlaceInReplayAsync(sessionId, SessionDirectory(sessionId), row?.StartedAt, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _logger.LogWarning("Live {SessionId}: placing the product moments in the replay failed ({Error})", sessionId, ex.Message);
         }
     }
 

@@ -35,6 +35,8 @@ internal static class LiveModule
         builder.Services.AddRtmpLimits();
         builder.Services.AddSingleton<LiveMetrics>();
         builder.Services.AddSingleton<LiveSessionStore>();
+        builder.Services.AddSingleton<ReplayMomentLog>();
+        builder.Services.AddSingleton<IReplayMoments>(sp => sp.GetRequiredService<ReplayMomentLog>());
         builder.Services.AddSingleton<ShowNoticeSignal>();
         builder.Services.AddSingleton<ShowSchedule>();
         builder.Services.AddSingleton<ShowNoticeFanout>();

@@ -51,6 +51,7 @@ internal static class LiveSessionsApi
         sessions.MapGet("/", List).AllowAnonymous().WithSummary("Live sessions, newest first; ?status=live for those on air, ?status=scheduled for upcoming shows, soonest first");
         var session = app.MapGroup("/api/live/sessions/{id}").WithTags("Live").RequireId("id", "SESSION_NOT_FOUND", "Live session");
         session.MapGet("/", Get).AllowAnonymous().WithSummary("A live session with its playback and replay URLs");
+        session.MapGet("/replay", GetReplay).AllowAnonymous().WithSummary("The replay of an ended session: its URL, length and product moments (pins and flash sales at their offsets)");
         session.MapPost("/stream-key/rotate", RotateKey).RequireAuthorization(Policies.User).WithSummary("Replace the stream key; the old one stops working (owner)");
         session.MapPost("/end", End).RequireAuthorization(Policies.User).WithSummary("End the session now (owner)");
     }
@@ -107,6 +108,31 @@ internal static class LiveSessionsApi
     {
         var row = await store.FindAsync(id, ct);
         return row is null ? NotFound() : TypedResults.Ok(await room.EnrichAsync(ToSession(row, ingest), ct));
+    }
+
+    internal static async Task<Results<Ok<Replay>, ProblemHttpResult>> GetReplay(
+        string id, LiveSessionStore store, LiveIngest ingest, ReplayMomentLog moments, CancellationToken ct)
+    {
+        var row = await store.FindAsync(id, ct);
+        if (row is null)
+        {
+            return NotFound();
+        }
+
+        if (row.Status != LiveStatus.Ended)
+        {
+            return ApiProblem.Create(StatusCodes.Status409Conflict, "SESSION_NOT_ENDED", "The show has no replay yet", "A replay exists once the show has ended.");
+        }
+
+        var url = ToSession(row, ingest).ReplayUrl;
+        var (duration, list) = await moments.ReadAsync(id, row.StartedAt, ct);
+        if (url is null || duration is null)
+        {
+            return ApiProblem.Create(StatusCodes.Status409Conflict, "REPLAY_NOT_READY", "The replay is not ready",
+                "The show ended but its recording is still being written (or it never went on air).");
+        }
+
+        return TypedResults.Ok(new Replay(url, duration.Value, list));
     }
 
     internal static async Task<Results<Ok<StreamKeyResponse>, ProblemHttpResult>> RotateKey(

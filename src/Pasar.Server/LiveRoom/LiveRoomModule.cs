@@ -112,6 +112,7 @@ internal static class LiveRoomModule
         builder.Services.AddSingleton<ViewerCountPusher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ViewerCountPusher>());
         builder.Services.AddSingleton<LivePins>();
+        builder.Services.AddSingleton<IOrderSessions, OrderSessions>();
         builder.Services.AddSingleton<LiveRoomState>();
         builder.Services.AddSingleton<ILiveRoomView>(sp => sp.GetRequiredService<LiveRoomState>());
         builder.Services.AddSingleton<Notifications.INotificationPush, HubNotificationPush>();

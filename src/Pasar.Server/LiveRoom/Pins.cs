@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Pasar.Server.Catalog;
+using Pasar.Server.Live;
 using Pasar.Server.Platform.Auth;
 using Pasar.Server.Platform.Http;
 using Pasar.Server.Platform.Storage;
@@ -12,7 +13,7 @@ namespace Pasar.Server.LiveRoom;
 /// Pinned products of a live session: the seller's own products only, at most five — pinning a sixth
 /// removes the oldest, pinning a pinned one moves it to newest. Kept in SQL, pushed as <c>pinsUpdated</c>.
 /// </summary>
-internal sealed class LivePins(Database database, ICatalogStock catalog, TimeProvider time)
+internal sealed class LivePins(Database database, ICatalogStock catalog, IReplayMoments moments, TimeProvider time)
 {
     public const int MaxPinned = 5;
 
@@ -52,6 +53,9 @@ internal sealed class LivePins(Database database, ICatalogStock catalog, TimePro
                 DELETE FROM live_pins WHERE session_id = @sessionId AND product_id NOT IN (
                     SELECT product_id FROM live_pins WHERE session_id = @sessionId ORDER BY pinned_at DESC LIMIT @max)
                 """, new { sessionId, max = MaxPinned }, tx, cancellationToken: ct));
+            // Every pin, a re-pin included, is a moment of the replay, with the price the product had then.
+            await moments.RecordAsync(c, tx, sessionId, IReplayMoments.Pin, product.Id, product.Title, product.PriceMinor, product.Currency,
+                DateTimeOffset.FromUnixTimeMilliseconds(at), ct);
             return (Outcome.Done, await ListAsync(c, tx, sessionId, ct));
         }, ct);
 

@@ -110,12 +110,19 @@ internal static class RoomAnalytics
 
 /// <summary>
 /// Attributes a purchase to a live session: an order for the seller's product, placed while the seller was
-/// live, by a buyer who was watching that session.
+/// live, by a buyer who was watching that session; or an order that names its session (bought from the
+/// session's replay, checked by <see cref="OrderSessions"/> when it was placed).
 /// </summary>
 internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewerPresence presence, IAnalyticsRecorder analytics) : IEventHandler<PurchaseCompleted>
 {
     public async Task HandleAsync(PurchaseCompleted e, EventContext context, CancellationToken ct)
     {
+        if (e.SessionId is { } named)
+        {
+            await AttributeAsync(e, named, context, ct);
+            return;
+        }
+
         var live = await sessions.ListAsync(LiveStatus.Live, e.SellerId, new PageRequest(5, null, null), ct);
 
         foreach (var session in live)
@@ -140,5 +147,33 @@ internal sealed class LivePurchaseAttribution(LiveSessionStore sessions, ViewerP
                 return;
             }
         }
+    }
+
+    private async Task AttributeAsync(PurchaseCompleted e, string sessionId, EventContext context, CancellationToken ct)
+    {
+        var attributed = await context.Connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO live_purchases (order_id, session_id, buyer_id, amount_minor, at) VALUES (@OrderId, @sessionId, @BuyerId, @TotalMinor, @at) ON CONFLICT DO NOTHING",
+            new { e.OrderId, sessionId, e.BuyerId, e.TotalMinor, at = e.At.ToUnixTimeMilliseconds() }, context.Transaction, cancellationToken: ct));
+        if (attributed == 1)
+        {
+            await analytics.RecordAsync(context.Connection, context.Transaction, new AnalyticsEvent(
+                "purchase:" + e.OrderId, AnalyticsKind.Purchase, sessionId, e.SellerId, e.BuyerId, e.BuyerId, e.At.ToUnixTimeMilliseconds(),
+                ProductId: e.ProductId, AmountMinor: e.TotalMinor, Currency: e.Currency, FlashSaleId: e.FlashSaleId), ct);
+        }
+    }
+}
+
+/// <summary>An order may name a session of its product's seller that went on air (live now, or its replay).</summary>
+internal sealed class OrderSessions(LiveSessionStore sessions) : IOrderSessions
+{
+    public async Task<OrderRefusal?> CheckAsync(string sessionId, string sellerId, CancellationToken ct)
+    {
+        var row = await sessions.FindAsync(sessionId, ct);
+        if (row is null)
+        {
+            return OrderRefusal.SessionNotFound;
+        }
+
+        return row.SellerId == sellerId && row.StartedAt is not null ? null : OrderRefusal.SessionMismatch;
     }
 }

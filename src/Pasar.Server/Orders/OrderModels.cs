@@ -17,9 +17,10 @@ internal sealed record Order(
     string? Ref,
     DateTimeOffset CreatedAt,
     long DiscountMinor = 0,
-    string? ClaimId = null);
+    string? ClaimId = null,
+    string? SessionId = null);
 
-internal sealed record PlaceOrderRequest(string? ProductId, int? Quantity, long? CoinsToRedeem, string? Ref, string? ClaimId = null);
+internal sealed record PlaceOrderRequest(string? ProductId, int? Quantity, long? CoinsToRedeem, string? Ref, string? ClaimId = null, string? SessionId = null);
 
 /// <summary>An order was placed. Feeds social proof, low-stock signals, live analytics and referral rewards.</summary>
 internal sealed record PurchaseCompleted(
@@ -34,7 +35,8 @@ internal sealed record PurchaseCompleted(
     string Currency,
     string? FlashSaleId,
     string? Ref,
-    DateTimeOffset At) : IIntegrationEvent;
+    DateTimeOffset At,
+    string? SessionId = null) : IIntegrationEvent;
 
 /// <summary>Order rules. The coin cap is the Coins module's (<see cref="Coins.ICoinRedemption.MaxRedeemPercent"/>).</summary>
 internal sealed class OrderRules

@@ -11,7 +11,17 @@ namespace Pasar.Server.Orders;
 /// <summary>What to place: a catalog order, or (with a sale price and id) a flash-sale order.</summary>
 internal sealed record OrderDraft(
     string BuyerId, string ProductId, int Quantity, long CoinsToRedeem, string? Ref, string? FlashSaleId = null, long? UnitPriceMinor = null, bool StockAlreadyReserved = false,
-    string? ClaimId = null);
+    string? ClaimId = null, string? SessionId = null);
+
+/// <summary>
+/// Whether an order may name a live session as where it was bought (a replay's product card, ADR 0024): the session
+/// exists, went on air, and is the product's seller's. LiveRoom implements it, so Orders depends on no live module.
+/// </summary>
+internal interface IOrderSessions
+{
+    /// <summary>Null when the session may be named, else the refusal.</summary>
+    Task<OrderRefusal?> CheckAsync(string sessionId, string sellerId, CancellationToken ct);
+}
 
 /// <summary>What a discount may apply to: the order's seller, currency and subtotal (before coins).</summary>
 internal sealed record DiscountTarget(string BuyerId, string SellerId, string Currency, long SubtotalMinor, string OrderId, long AtMs);
@@ -47,6 +57,8 @@ internal enum OrderRefusal
     VoucherUsed,
     VoucherMinSpend,
     VoucherNotApplicable,
+    SessionNotFound,
+    SessionMismatch,
 }
 
 /// <summary>
@@ -59,9 +71,11 @@ internal enum OrderRefusal
 /// is left after the voucher.
 /// </para>
 /// </summary>
-internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time, IEnumerable<IOrderDiscount> discounts)
+internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoinRedemption wallet, TimeProvider time, IEnumerable<IOrderDiscount> discounts,
+    IEnumerable<IOrderSessions> sessions)
 {
     private readonly IOrderDiscount? _discount = discounts.SingleOrDefault();
+    private readonly IOrderSessions? _sessions = sessions.SingleOrDefault();
 
     public async Task<OrderOutcome> PlaceAsync(DbConnection c, DbTransaction tx, OrderDraft draft, CancellationToken ct)
     {
@@ -69,6 +83,15 @@ internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoin
         if (product is null)
         {
             return OrderOutcome.Refused(OrderRefusal.ProductNotFound);
+        }
+
+        if (draft.SessionId is { } sessionId)
+        {
+            var refusal = _sessions is null ? OrderRefusal.SessionNotFound : await _sessions.CheckAsync(sessionId, product.SellerId, ct);
+            if (refusal is not null)
+            {
+                return OrderOutcome.Refused(refusal.Value);
+            }
         }
 
         var unitPrice = draft.UnitPriceMinor ?? product.PriceMinor;
@@ -114,21 +137,21 @@ internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoin
 
         var order = new Order(orderId, draft.BuyerId, product.Id, product.SellerId, draft.Quantity, unitPrice, draft.CoinsToRedeem,
             subtotal - discount - draft.CoinsToRedeem, product.Currency, "placed", draft.FlashSaleId, draft.Ref, DateTimeOffset.FromUnixTimeMilliseconds(nowMs),
-            discount, draft.ClaimId);
+            discount, draft.ClaimId, draft.SessionId);
         await c.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO orders (id, buyer_id, product_id, seller_id, quantity, unit_price_minor, coins_redeemed, total_minor, currency, status, flash_sale_id, ref, created_at)
-            VALUES (@Id, @BuyerId, @ProductId, @SellerId, @Quantity, @UnitPriceMinor, @CoinsRedeemed, @TotalMinor, @Currency, @Status, @FlashSaleId, @Ref, @at)
+            INSERT INTO orders (id, buyer_id, product_id, seller_id, quantity, unit_price_minor, coins_redeemed, total_minor, currency, status, flash_sale_id, ref, created_at, session_id)
+            VALUES (@Id, @BuyerId, @ProductId, @SellerId, @Quantity, @UnitPriceMinor, @CoinsRedeemed, @TotalMinor, @Currency, @Status, @FlashSaleId, @Ref, @at, @SessionId)
             """,
-            new { order.Id, order.BuyerId, order.ProductId, order.SellerId, order.Quantity, order.UnitPriceMinor, order.CoinsRedeemed, order.TotalMinor, order.Currency, order.Status, order.FlashSaleId, order.Ref, at = nowMs },
+            new { order.Id, order.BuyerId, order.ProductId, order.SellerId, order.Quantity, order.UnitPriceMinor, order.CoinsRedeemed, order.TotalMinor, order.Currency, order.Status, order.FlashSaleId, order.Ref, at = nowMs, order.SessionId },
             tx, cancellationToken: ct));
         await outbox.EnqueueAsync(c, tx, new PurchaseCompleted(order.Id, order.BuyerId, order.SellerId, order.ProductId, order.Quantity, order.UnitPriceMinor,
-            order.TotalMinor, order.CoinsRedeemed, order.Currency, order.FlashSaleId, order.Ref, order.CreatedAt), ct);
+            order.TotalMinor, order.CoinsRedeemed, order.Currency, order.FlashSaleId, order.Ref, order.CreatedAt, order.SessionId), ct);
         return new OrderOutcome(order, null);
     }
 
     internal const string Columns =
-        "id AS Id, buyer_id AS BuyerId, product_id AS ProductId, seller_id AS SellerId, quantity AS Quantity, unit_price_minor AS UnitPriceMinor, coins_redeemed AS CoinsRedeemed, total_minor AS TotalMinor, currency AS Currency, status AS Status, flash_sale_id AS FlashSaleId, ref AS Ref, created_at AS CreatedAt";
+        "id AS Id, buyer_id AS BuyerId, product_id AS ProductId, seller_id AS SellerId, quantity AS Quantity, unit_price_minor AS UnitPriceMinor, coins_redeemed AS CoinsRedeemed, total_minor AS TotalMinor, currency AS Currency, status AS Status, flash_sale_id AS FlashSaleId, ref AS Ref, created_at AS CreatedAt, session_id AS SessionId";
 
     internal sealed class OrderRow
     {
@@ -145,9 +168,10 @@ internal sealed class OrderPlacement(ICatalogStock catalog, Outbox outbox, ICoin
         public string? FlashSaleId { get; init; }
         public string? Ref { get; init; }
         public long CreatedAt { get; init; }
+        public string? SessionId { get; init; }
 
         /// <remarks>The orders table has no discount column: what the subtotal, coins and total leave is the voucher's part.</remarks>
         public Order ToOrder() => new(Id, BuyerId, ProductId, SellerId, (int)Quantity, UnitPriceMinor, CoinsRedeemed, TotalMinor, Currency, Status,
-            FlashSaleId, Ref, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), (UnitPriceMinor * Quantity) - CoinsRedeemed - TotalMinor);
+            FlashSaleId, Ref, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), (UnitPriceMinor * Quantity) - CoinsRedeemed - TotalMinor, SessionId: SessionId);
     }
 }

@@ -38,7 +38,8 @@ internal static class OrdersApi
             .Range("quantity", body.Quantity, 1, rules.Value.MaxQuantity)
             .Range("coinsToRedeem", body.CoinsToRedeem, 0, long.MaxValue / 4, required: false)
             .Text("ref", body.Ref, 1, 64, required: false)
-            .Text("claimId", body.ClaimId, 1, 64, required: false);
+            .Text("claimId", body.ClaimId, 1, 64, required: false)
+            .Text("sessionId", body.SessionId, 1, 64, required: false);
         if (idempotencyKey is not null && !IdempotencyStore.IsValidKey(idempotencyKey))
         {
             v.Add(IdempotencyStore.Header, "Idempotency-Key must be 1 to 255 visible ASCII characters.");
@@ -50,7 +51,7 @@ internal static class OrdersApi
         }
 
         var buyerId = user.UserId();
-        var draft = new OrderDraft(buyerId, body.ProductId!, body.Quantity!.Value, body.CoinsToRedeem ?? 0, body.Ref, ClaimId: body.ClaimId);
+        var draft = new OrderDraft(buyerId, body.ProductId!, body.Quantity!.Value, body.CoinsToRedeem ?? 0, body.Ref, ClaimId: body.ClaimId, SessionId: body.SessionId);
         var outcome = await idempotency.ExecuteAsync(buyerId, idempotencyKey, "orders", IdempotencyStore.HashRequest("orders", body), async (c, tx) =>
         {
             var placed = await placement.PlaceAsync(c, tx, draft, ct);
@@ -79,6 +80,9 @@ internal static class OrdersApi
             "Coins may pay only part of an order; lower coinsToRedeem."),
         OrderRefusal.InsufficientCoins => ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "INSUFFICIENT_COINS", "Not enough coins",
             "coinsToRedeem is more than your coin balance."),
+        OrderRefusal.SessionNotFound => ApiProblem.NotFound("SESSION_NOT_FOUND", "Live session"),
+        OrderRefusal.SessionMismatch => ApiProblem.Create(StatusCodes.Status422UnprocessableEntity, "SESSION_MISMATCH", "Not this product's show",
+            "sessionId must be a show of this product's seller that went on air."),
         OrderRefusal.ClaimNotFound => ApiProblem.NotFound("CLAIM_NOT_FOUND", "Voucher claim"),
         OrderRefusal.VoucherUsed => ApiProblem.Create(StatusCodes.Status409Conflict, "VOUCHER_USED", "Voucher already used", "This voucher claim has paid for an order already."),
         OrderRefusal.VoucherMinSpend => ApiProblem.Create(StatusCodes.Status409Conflict, "VOUCHER_MIN_SPEND", "Below the voucher's minimum spend",
