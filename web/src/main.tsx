@@ -15,6 +15,7 @@ const pages = {
   me: () => import('./pages/Me'),
   studio: () => import('./pages/Studio'),
   seller: () => import('./pages/Seller'),
+  replay: () => import('./pages/Replay'),
 };
 
 type PageName = keyof typeof pages | 'notFound' | 'signIn';
@@ -25,6 +26,8 @@ function route(path: string): { page: PageName; id?: string } {
   if (m) return { page: 'live', id: decodeURIComponent(m[1]) };
   m = /^\/p\/([^/]+)\/?$/.exec(path);
   if (m) return { page: 'product', id: decodeURIComponent(m[1]) };
+  m = /^\/replay\/([^/]+)\/?$/.exec(path);
+  if (m) return { page: 'replay', id: decodeURIComponent(m[1]) };
   m = /^\/seller\/([^/]+)\/?$/.exec(path);
   if (m) return { page: 'seller', id: decodeURIComponent(m[1]) };
   if (/^\/me\/?$/.test(path)) return { page: 'me' };
@@ -223,7 +226,7 @@ function App() {
   }, [r.page]);
 
   useEffect(() => {
-    const titles: Record<PageName, string> = { home: 'Pasar', live: 'Live · Pasar', product: 'Product · Pasar', me: 'Me · Pasar', studio: 'Studio · Pasar', seller: 'Seller · Pasar', notFound: 'Not found · Pasar', signIn: 'Signing in · Pasar' };
+    const titles: Record<PageName, string> = { home: 'Pasar', live: 'Live · Pasar', product: 'Product · Pasar', me: 'Me · Pasar', studio: 'Studio · Pasar', seller: 'Seller · Pasar', replay: 'Replay · Pasar', notFound: 'Not found · Pasar', signIn: 'Signing in · Pasar' };
     document.title = titles[r.page];
   }, [r.page]);
 

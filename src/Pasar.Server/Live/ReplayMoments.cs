@@ -8,10 +8,10 @@ using Pasar.Server.Platform.Storage;
 namespace Pasar.Server.Live;
 
 /// <summary>A product moment of a replay: a pin or a flash sale, at its offset in the recording (SPEC §12).</summary>
-public sealed record ReplayMoment(double AtSeconds, string Kind, string ProductId, string Title, long PriceMinor, string Currency);
+internal sealed record ReplayMoment(double AtSeconds, string Kind, string ProductId, string Title, long PriceMinor, string Currency);
 
 /// <summary><c>GET /api/live/sessions/{id}/replay</c>: where the replay plays, how long it is, and its product moments.</summary>
-public sealed record Replay(string Url, double DurationSeconds, IReadOnlyList<ReplayMoment> Moments);
+internal sealed record Replay(string Url, double DurationSeconds, IReadOnlyList<ReplayMoment> Moments);
 
 /// <summary>
 /// Records the product moments of a show as they happen, in the caller's transaction, so a pin or a flash sale

@@ -2,6 +2,7 @@ import { get, type Activity, type LiveSession, type Page, type Product } from '.
 import { useUser } from '../auth';
 import { ago } from '../format';
 import { ShowNotices, UpcomingShows } from '../upcoming';
+import { RecentShows } from '../replay';
 import { ErrorNote, Loading, Price, ProductName, Section, SellerName, SignInPrompt, Thumb, useAsync } from '../ui';
 
 function LiveNow() {
@@ -98,6 +99,7 @@ export default function Home() {
           <ShowNotices />
           <LiveNow />
           <UpcomingShows />
+          <RecentShows />
           <Following />
         </div>
         <Products />

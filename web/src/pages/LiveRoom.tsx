@@ -203,7 +203,11 @@ export default function LiveRoom({ id }: { id?: string }) {
             <p>This live show has ended{s.endedAt ? '' : ''}. No replay is available.</p>
           </div>
         )}
-        {s.status === 'ended' && src && <p class="muted small">The show has ended: you are watching the replay.</p>}
+        {s.status === 'ended' && src && (
+          <p class="muted small">
+            The show has ended: you are watching the replay. <a href={`/replay/${encodeURIComponent(s.id)}`} data-testid="shop-replay">Shop the replay</a>
+          </p>
+        )}
         {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
         {room.vouchers.map((v) => <VoucherCard key={v.id} voucher={v} />)}
         {room.auction && <AuctionCard auction={room.auction} />}

@@ -1,6 +1,7 @@
 import { get, type Page, type Product } from '../api';
 import { ErrorNote, Loading, Price, Section, SellerName, Thumb, useAsync } from '../ui';
 import { ShowNotices, UpcomingShows } from '../upcoming';
+import { RecentShows } from '../replay';
 
 /** A seller's page: their upcoming shows (with "Notify me") and their products. */
 export default function Seller({ id = '' }: { id?: string }) {
@@ -12,6 +13,7 @@ export default function Seller({ id = '' }: { id?: string }) {
         <div class="home-side">
           <ShowNotices />
           <UpcomingShows sellerId={id} />
+          <RecentShows sellerId={id} />
         </div>
         <Section title="Products" id="products">
           {products.loading && !products.data && <Loading what="products" />}
