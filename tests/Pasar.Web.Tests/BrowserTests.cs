@@ -177,4 +177,18 @@ public sealed class BrowserTests
         Assert.Contains("the buyer was told in the page", output, StringComparison.Ordinal);
         Assert.Contains("the seller cancelled it in the studio", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_buyer_opens_a_show_s_replay_taps_a_moment_to_seek_there_and_buys_and_the_show_s_stats_count_it()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        // An empty ladder: the passthrough rendition only, so the server runs no ffmpeg of its own.
+        await using var server = await WebServer.StartAsync(s => s["Pasar:Live:Ladder"] = "");
+        BrowserScenario.RequireFeature(server, "/api/live/sessions/{id}/replay", "shoppable replay (SPEC §12)");
+        var output = await BrowserScenario.RunAsync(server, "replay", TimeSpan.FromMinutes(4));
+        Assert.Contains("the buyer opened the replay from \"Recent shows\"", output, StringComparison.Ordinal);
+        Assert.Contains("tapping the flash-sale moment seeks the video to", output, StringComparison.Ordinal);
+        Assert.Contains("the buyer bought from the replay at today's price", output, StringComparison.Ordinal);
+        Assert.Contains("the show's stats count the replay order", output, StringComparison.Ordinal);
+    }
 }

@@ -1,5 +1,5 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency, dashboard, react, voucher, auction)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency, dashboard, react, voucher, auction, replay)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -15,6 +15,7 @@ import { dashboard } from './dashboard.mjs';
 import { react } from './react.mjs';
 import { voucher } from './voucher.mjs';
 import { auction } from './auction.mjs';
+import { replay } from './replay.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -521,6 +522,7 @@ const scenarios = {
   react: () => react({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
   voucher: () => voucher({ newPage, signIn, step, eventually, screenshot, publish, api, desktop }),
   auction: () => auction({ newPage, signIn, step, eventually, screenshot, publish, desktop, phone }),
+  replay: () => replay({ newPage, signIn, step, eventually, screenshot, publish, api, token, desktop, phone }),
 };
 
 // ---------------------------------------------------------------------------------------------------------

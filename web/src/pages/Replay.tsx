@@ -113,7 +113,7 @@ function MomentProduct({ moment, sessionId }: { moment: ReplayMoment; sessionId:
   }
 
   return (
-    <section class="card replay-product" data-testid="replay-product" data-product={moment.productId} aria-live="polite">
+    <section class="card replay-product" data-testid="replay-product" data-product={moment.productId} data-price-minor={p?.priceMinor} aria-live="polite">
       {product.loading && !p && <Loading what="the product" />}
       <ErrorNote error={product.error} />
       {p && (
