@@ -481,3 +481,367 @@ public sealed class ClickHouseServer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>
+/// A throwaway OpenStack Swift with its S3 layer (s3api + tempauth) on loopback: memcached, the account, container
+/// and object servers, and the proxy, all in a temp folder (<c>swift_dir</c> points there, nothing reads /etc).
+/// The rings are built once per test run and copied. S3 credentials: <see cref="AccessKey"/> / <see cref="SecretKey"/>.
+/// <see cref="StopProxyAsync"/> and <see cref="StartProxyAsync"/> make an outage of the S3 endpoint.
+/// </summary>
+public sealed class SwiftServer : IAsyncDisposable
+{
+    public const string AccessKey = "test:tester";
+    public const string SecretKey = "testing";
+    public const string Region = "us-east-1";
+
+    private static readonly SemaphoreSlim RingsGate = new(1, 1);
+    private static string? _ringsDir;
+
+    private readonly string _dir;
+    private readonly List<Process> _backends = [];
+    private Process? _proxy;
+
+    private SwiftServer(string dir, int proxyPort)
+    {
+        _dir = dir;
+        ProxyPort = proxyPort;
+    }
+
+    public int ProxyPort { get; }
+
+    /// <summary>The S3 endpoint, e.g. for <c>Pasar:Storage:S3:ServiceUrl</c>.</summary>
+    public string ServiceUrl => $"http://127.0.0.1:{ProxyPort}";
+
+    public static async Task<SwiftServer> StartAsync()
+    {
+        foreach (var program in new[] { "swift-proxy-server", "swift-account-server", "swift-container-server", "swift-object-server", "swift-ring-builder", "memcached" })
+        {
+            if (LocalServers.Which(program) is null)
+            {
+                throw new ServerUnavailableException($"{program} not found on PATH (apt-get install swift swift-proxy swift-object swift-container swift-account memcached)");
+            }
+        }
+
+        var dir = Path.Combine(Path.GetTempPath(), "pasar-swift-" + Guid.NewGuid().ToString("N")[..8]);
+        var etc = Path.Combine(dir, "etc");
+        Directory.CreateDirectory(etc);
+        Directory.CreateDirectory(Path.Combine(dir, "srv", "d1"));
+        var ports = new Dictionary<string, int>
+        {
+            ["account"] = LocalServers.FreePort(),
+            ["container"] = LocalServers.FreePort(),
+            ["object"] = LocalServers.FreePort(),
+        };
+        var memcachedPort = LocalServers.FreePort();
+        var server = new SwiftServer(dir, LocalServers.FreePort());
+        try
+        {
+            await CopyRingsAsync(etc, ports);
+            File.WriteAllText(Path.Combine(etc, "swift.conf"), """
+                [swift-hash]
+                swift_hash_path_suffix = pasartests
+                swift_hash_path_prefix = pasartests
+
+                [storage-policy:0]
+                name = Policy-0
+                default = yes
+                """);
+            var user = Environment.UserName;
+            foreach (var (kind, port) in ports)
+            {
+                var pipeline = kind == "object" ? "object-server" : kind + "-server";
+                File.WriteAllText(Path.Combine(etc, kind + "-server.conf"), $"""
+                    [DEFAULT]
+                    swift_dir = {etc}
+                    devices = {Path.Combine(dir, "srv")}
+                    mount_check = false
+                    bind_ip = 127.0.0.1
+                    bind_port = {port}
+                    workers = 1
+                    user = {user}
+                    log_level = WARNING
+
+                    [pipeline:main]
+                    pipeline = {pipeline}
+
+                    [app:{pipeline}]
+                    use = egg:swift#{kind}
+
+                    [{kind}-replicator]
+                    [{kind}-updater]
+                    [{kind}-auditor]
+                    """);
+            }
+
+            File.WriteAllText(Path.Combine(etc, "proxy-server.conf"), $"""
+                [DEFAULT]
+                swift_dir = {etc}
+                bind_ip = 127.0.0.1
+                bind_port = {server.ProxyPort}
+                workers = 1
+                user = {user}
+                log_level = WARNING
+
+                [pipeline:main]
+                pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server
+
+                [app:proxy-server]
+                use = egg:swift#proxy
+                account_autocreate = true
+
+                [filter:s3api]
+                use = egg:swift#s3api
+                location = {Region}
+
+                [filter:tempauth]
+                use = egg:swift#tempauth
+                user_test_tester = {SecretKey} .admin
+
+                [filter:cache]
+                use = egg:swift#memcache
+                memcache_servers = 127.0.0.1:{memcachedPort}
+
+                [filter:catch_errors]
+                use = egg:swift#catch_errors
+
+                [filter:gatekeeper]
+                use = egg:swift#gatekeeper
+
+                [filter:healthcheck]
+                use = egg:swift#healthcheck
+
+                [filter:proxy-logging]
+                use = egg:swift#proxy_logging
+
+                [filter:listing_formats]
+                use = egg:swift#listing_formats
+
+                [filter:copy]
+                use = egg:swift#copy
+
+                [filter:slo]
+                use = egg:swift#slo
+
+                [filter:dlo]
+                use = egg:swift#dlo
+                """);
+
+            server._backends.Add(Launch(LocalServers.Which("memcached")!, ["-u", "nobody", "-l", "127.0.0.1", "-p", memcachedPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", "32"]));
+            foreach (var kind in ports.Keys)
+            {
+                server._backends.Add(LaunchScript($"swift-{kind}-server", [ Path.Combine(etc, kind + "-server.conf")]));
+            }
+
+            foreach (var port in ports.Values.Append(memcachedPort))
+            {
+                await WaitForPortAsync(port, server._backends);
+            }
+
+            await server.StartProxyAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>An outage of the S3 endpoint: the proxy is killed (the storage servers keep the objects).</summary>
+    public async Task StopProxyAsync()
+    {
+        if (_proxy is { } proxy)
+        {
+            _proxy = null;
+            Kill(proxy);
+            await proxy.WaitForExitAsync();
+            proxy.Dispose();
+        }
+    }
+
+    /// <summary>Starts the proxy (again) on the same port; returns once <c>/healthcheck</c> answers.</summary>
+    public async Task StartProxyAsync()
+    {
+        var proxy = LaunchScript("swift-proxy-server", [Path.Combine(_dir, "etc", "proxy-server.conf")]);
+        _proxy = proxy;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 300; i++)
+        {
+            if (proxy.HasExited)
+            {
+                break;
+            }
+
+            try
+            {
+                using var response = await http.GetAsync($"{ServiceUrl}/healthcheck");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new ServerUnavailableException($"swift-proxy-server did not answer /healthcheck: {Output(proxy)}");
+    }
+
+    /// <summary>The three rings (account, container, object) are built once per run, then copied with this run's ports.</summary>
+    private static async Task CopyRingsAsync(string etc, Dictionary<string, int> ports)
+    {
+        // A ring names the devices' ports, so each server gets rings of its own; the builder files are copied and
+        // the device's port changed (set_info), which is much cheaper than creating and rebalancing anew.
+        await RingsGate.WaitAsync();
+        try
+        {
+            if (_ringsDir is null)
+            {
+                var rings = Path.Combine(Path.GetTempPath(), "pasar-swift-rings-" + Guid.NewGuid().ToString("N")[..8]);
+                Directory.CreateDirectory(rings);
+                foreach (var kind in ports.Keys)
+                {
+                    var builder = Path.Combine(rings, kind + ".builder");
+                    await RingBuilderAsync(builder, "create", "8", "1", "1");
+                    await RingBuilderAsync(builder, "add", "r1z1-127.0.0.1:6000/d1", "100");
+                    await RingBuilderAsync(builder, "rebalance");
+                }
+
+                _ringsDir = rings;
+            }
+        }
+        finally
+        {
+            RingsGate.Release();
+        }
+
+        foreach (var (kind, port) in ports)
+        {
+            var builder = Path.Combine(etc, kind + ".builder");
+            File.Copy(Path.Combine(_ringsDir, kind + ".builder"), builder);
+            await RingBuilderAsync(builder, "set_info", "--ip", "127.0.0.1", "--port", "6000", "--change-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--yes");
+            await RingBuilderAsync(builder, "write_ring");
+        }
+    }
+
+    private static async Task RingBuilderAsync(string builder, params string[] args)
+    {
+        var (code, output) = await LocalServers.RunAsync(Python, [LocalServers.Which("swift-ring-builder")!, builder, .. args], TimeSpan.FromMinutes(1));
+        // rebalance answers 1 when it warns (one device, one replica): the ring is written all the same.
+        if (code > 1)
+        {
+            throw new ServerUnavailableException($"swift-ring-builder {string.Join(' ', args)} failed ({code}): {output}");
+        }
+    }
+
+    private static async Task WaitForPortAsync(int port, List<Process> processes)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            if (processes.Find(p => p.HasExited) is { } dead)
+            {
+                throw new ServerUnavailableException($"a Swift server exited at start: {Output(dead)}");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        throw new ServerUnavailableException($"a Swift server did not listen on port {port}");
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, System.Text.StringBuilder> Outputs = [];
+
+    /// <summary>
+    /// The interpreter Swift's scripts name in their first line (Debian's python3, which has the swift modules),
+    /// not whichever python3 comes first on PATH.
+    /// </summary>
+    private static string Python
+    {
+        get
+        {
+            var first = File.ReadLines(LocalServers.Which("swift-proxy-server")!).FirstOrDefault() ?? "";
+            return first.StartsWith("#!", StringComparison.Ordinal) ? first[2..].Trim().Split(' ')[0] : "python3";
+        }
+    }
+
+    private static Process LaunchScript(string script, string[] args) => Launch(Python, [LocalServers.Which(script)!, .. args]);
+
+    private static Process Launch(string file, string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(psi)!;
+        var output = new System.Text.StringBuilder();
+        Outputs.Add(process, output);
+        process.OutputDataReceived += (_, e) => { lock (output) { if (output.Length < 20_000) { output.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { if (output.Length < 20_000) { output.AppendLine(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static string Output(Process process)
+    {
+        if (!Outputs.TryGetValue(process, out var output))
+        {
+            return "";
+        }
+
+        lock (output)
+        {
+            return output.ToString();
+        }
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopProxyAsync();
+        foreach (var process in _backends)
+        {
+            Kill(process);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
