@@ -22,7 +22,7 @@ internal static partial class HlsApi
     /// A session packaged in-process (LL-HLS over CMAF) is served from memory while it is live: blocking playlist
     /// reloads and preload-hinted parts wait on the packager; everything else (replays, TS sessions) from disk.
     /// </summary>
-    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>> ServeAsync(
+    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult>> ServeAsync(
         string sessionId, string file, HttpContext http, LiveIngest ingest, LiveMetrics metrics, CancellationToken ct)
     {
         if (SessionIdPattern().IsMatch(sessionId) && FilePattern().IsMatch(file) && ingest.LowLatency(sessionId) is { } packager)
@@ -30,12 +30,76 @@ internal static partial class HlsApi
             var live = await Cmaf.LowLatencyHls.ServeAsync(packager, file, http, metrics, ct);
             if (live is not null)
             {
-                return live;
+                return Widen(live);
             }
         }
 
-        return Serve(sessionId, file, http, ingest);
+        var local = Serve(sessionId, file, http, ingest);
+        if (local.Result is ProblemHttpResult && ingest.Recordings.Enabled && SessionIdPattern().IsMatch(sessionId) && FilePattern().IsMatch(file))
+        {
+            return await FromStoreAsync(sessionId, file, http, ingest.Recordings, ct);
+        }
+
+        return Widen(local);
     }
+
+    /// <summary>
+    /// What is no longer (or never was) on this node's disk, from the object store (ADR 0023): a replay playlist is
+    /// read from the store and served; a segment or init segment is a 302 to a presigned URL made for this request,
+    /// so a replay watched for hours never meets an expired link. Live playlists are never in the store.
+    /// </summary>
+    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult>> FromStoreAsync(
+        string sessionId, string file, HttpContext http, Storage.RecordingStore store, CancellationToken ct)
+    {
+        var headers = http.Response.Headers;
+        headers.AccessControlAllowOrigin = "*";
+        var key = Storage.RecordingStore.SessionKey(sessionId, file);
+        if (file.EndsWith(".m3u8", StringComparison.Ordinal))
+        {
+            if (!file.EndsWith(HlsPackager.ReplayFile, StringComparison.Ordinal))
+            {
+                return NotFound();
+            }
+
+            string? text;
+            try
+            {
+                text = await store.GetTextAsync(key, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, "STORE_UNAVAILABLE", "The object store is unavailable", "Try again in a moment.");
+            }
+
+            if (text is null)
+            {
+                return NotFound();
+            }
+
+            headers.CacheControl = "public, max-age=60";
+            return TypedResults.Bytes(System.Text.Encoding.UTF8.GetBytes(text), "application/vnd.apple.mpegurl");
+        }
+
+        if (Cmaf.LowLatencyPackager.TryParseMedia(Path.GetFileName(file), out _, out var part) && part is not null)
+        {
+            return NotFound(); // parts exist only in memory while live
+        }
+
+        headers.CacheControl = "no-cache";
+        return TypedResults.Redirect(await store.PresignAsync(key, PresignedLifetime));
+    }
+
+    /// <summary>How long a presigned segment URL stays valid: far longer than a player takes to fetch it.</summary>
+    internal static readonly TimeSpan PresignedLifetime = TimeSpan.FromMinutes(15);
+
+    private static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult> Widen(
+        Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult> result) => result.Result switch
+        {
+            PhysicalFileHttpResult physical => physical,
+            FileContentHttpResult bytes => bytes,
+            ProblemHttpResult problem => problem,
+            _ => throw new InvalidOperationException("Unexpected HLS result " + result.Result.GetType().Name),
+        };
 
     internal static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult> Serve(string sessionId, string file, HttpContext http, LiveIngest ingest)
     {
@@ -72,6 +136,13 @@ internal static partial class HlsApi
         headers.CacheControl = "public, max-age=1";
         try
         {
+            if (file.EndsWith(HlsPackager.ReplayFile, StringComparison.Ordinal))
+            {
+                // A replay on local disk is published through the same function as one in the object store.
+                var text = Storage.ReplayPlaylist.Compose(sessionId, file, File.ReadAllText(path));
+                return TypedResults.Bytes(System.Text.Encoding.UTF8.GetBytes(text), "application/vnd.apple.mpegurl");
+            }
+
             return TypedResults.Bytes(File.ReadAllBytes(path), "application/vnd.apple.mpegurl");
         }
         catch (FileNotFoundException)

@@ -57,8 +57,11 @@ internal sealed class HlsPackager : IAsyncDisposable
     private bool _finalized;
     private string? _lastMaster;
 
-    public HlsPackager(string sessionId, string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time, ILogger logger)
+    private readonly Storage.RecordingUploader? _uploader;
+
+    public HlsPackager(string sessionId, string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time, ILogger logger, Storage.RecordingUploader? uploader = null)
     {
+        _uploader = uploader;
         SessionId = sessionId;
         Directory = directory;
         _options = options;
@@ -288,6 +291,7 @@ internal sealed class HlsPackager : IAsyncDisposable
                 }
 
                 AppendRecording(track, segment);
+                _uploader?.Enqueue(SessionId, name, file);
                 WriteAtomically(Path.Combine(Directory, name, LiveFile), MediaPlaylist(track, live: true, ended: false));
 
                 // How old the segment's newest frame is when it becomes visible: the run's first frame arrived at

@@ -113,6 +113,7 @@ internal sealed class LiveIngest(
     IOptions<LiveOptions> options,
     IOptions<PasarOptions> pasarOptions,
     LiveMetrics metrics,
+    Storage.RecordingUploader uploader,
     TimeProvider time,
     ILoggerFactory loggers) : IRtmpPublishAuthorizer, IRtmpPublishHandler, IHostedService
 {
@@ -127,6 +128,9 @@ internal sealed class LiveIngest(
     public string HlsRoot => Path.Combine(pasarOptions.Value.FullDataDir, "hls");
 
     public string SessionDirectory(string sessionId) => Path.Combine(HlsRoot, sessionId);
+
+    /// <summary>The object store for recordings (disabled when <c>Pasar:Storage:S3:ServiceUrl</c> is empty).</summary>
+    internal Storage.RecordingStore Recordings => uploader.Store;
 
     /// <summary>The session's packager, while this node ingests it (tests and the bench read rendition state from it).</summary>
     internal HlsPackager? Packager(string sessionId) => _broadcasts.TryGetValue(sessionId, out var b) ? b.Packager : null;
@@ -245,7 +249,7 @@ internal sealed class LiveIngest(
             if (broadcast.Plan!.Count == 0 && options.Value.LowLatencyPassthrough && context.Video.Codecs.StartsWith("avc1", StringComparison.Ordinal))
             {
                 // No rung to transcode: the passthrough rendition is packaged here, and no ffmpeg runs.
-                broadcast.LowLatency ??= new Cmaf.LowLatencyPackager(SessionDirectory(broadcast.SessionId), options.Value, metrics, time);
+                broadcast.LowLatency ??= new Cmaf.LowLatencyPackager(SessionDirectory(broadcast.SessionId), options.Value, metrics, time, uploader);
                 broadcast.LowLatency.BeginRun(context);
                 publish.LowLatency = broadcast.LowLatency;
                 WriteLowLatency(broadcast, publish.LowLatency, context, packet);
@@ -419,6 +423,8 @@ internal sealed class LiveIngest(
             await packager.FinalizeAsync();
             await PlaceMomentsAsync(packager.SessionId);
             await store.ReplayWrittenAsync(packager.SessionId, CancellationToken.None);
+            // With an object store, the rest of the recording and the replay playlists go there now (in the background).
+            uploader.Finish(packager.SessionId);
             return true;
         }
         catch (Exception ex)
@@ -470,7 +476,7 @@ internal sealed class LiveIngest(
     }
 
     private Broadcast NewBroadcast(string sessionId, string sellerId, bool wentLive) =>
-        new(sessionId, sellerId, new HlsPackager(sessionId, SessionDirectory(sessionId), options.Value, metrics, time, loggers.CreateLogger<HlsPackager>()))
+        new(sessionId, sellerId, new HlsPackager(sessionId, SessionDirectory(sessionId), options.Value, metrics, time, loggers.CreateLogger<HlsPackager>(), uploader))
         {
             WentLive = wentLive,
         };

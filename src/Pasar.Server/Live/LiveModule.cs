@@ -44,6 +44,21 @@ internal static class LiveModule
         builder.Services.AddSingleton<TranscodeCapacity>();
         builder.Services.AddSingleton<RtmpEndpoint>();
         builder.Services.AddSingleton<Platform.INonHttpListener>(sp => sp.GetRequiredService<RtmpEndpoint>());
+        builder.Services.AddOptions<Storage.ObjectStorageOptions>().BindConfiguration(Storage.ObjectStorageOptions.Section)
+            .Validate(o => !o.Enabled || (Uri.TryCreate(o.ServiceUrl, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"),
+                "Pasar:Storage:S3:ServiceUrl must be an absolute http(s) URL such as https://s3.eu-central-1.amazonaws.com, or empty.")
+            .Validate(o => !o.Enabled || (o.AccessKey.Length > 0 && o.SecretKey.Length > 0),
+                "Pasar:Storage:S3:AccessKey and Pasar:Storage:S3:SecretKey are required when Pasar:Storage:S3:ServiceUrl is set.")
+            .Validate(o => !o.Enabled || System.Text.RegularExpressions.Regex.IsMatch(o.Bucket, "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+                "Pasar:Storage:S3:Bucket must be 3 to 63 lower-case letters, digits, '.' or '-'.")
+            .Validate(o => !o.Enabled || o.Region.Length > 0, "Pasar:Storage:S3:Region must not be empty.")
+            .Validate(o => o.PublicBaseUrl.Length == 0 || (Uri.TryCreate(o.PublicBaseUrl, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"),
+                "Pasar:Storage:S3:PublicBaseUrl must be an absolute http(s) URL (a CDN in front of the bucket), or empty.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<Storage.RecordingStore>();
+        builder.Services.AddSingleton<Storage.RecordingUploader>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Storage.RecordingUploader>());
+        builder.Services.AddHealthChecks().AddCheck<Storage.StorageHealthCheck>("storage", tags: ["ready"]);
         builder.Services.AddSingleton<LiveIngest>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveIngest>());
 

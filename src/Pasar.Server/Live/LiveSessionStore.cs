@@ -35,12 +35,15 @@ internal sealed class LiveSessionRow
     public long? StartedAt { get; init; }
     public long? EndedAt { get; init; }
     public long? ScheduledAt { get; init; }
+
+    /// <summary>When the replay's playlists reached the object store (ADR 0023); null while it is on local disk only.</summary>
+    public long? ReplayStoredAt { get; init; }
 }
 
 /// <summary>The <c>live_sessions</c> table. Stream keys are high-entropy secrets, so a SHA-256 of the key is enough to store.</summary>
 internal sealed class LiveSessionStore(Database db, Outbox outbox, TimeProvider time, ShowNoticeSignal notices, Microsoft.Extensions.Options.IOptions<LiveOptions> options)
 {
-    private const string Columns = "id AS Id, seller_id AS SellerId, title AS Title, status AS Status, created_at AS CreatedAt, started_at AS StartedAt, ended_at AS EndedAt, scheduled_at AS ScheduledAt";
+    private const string Columns = "id AS Id, seller_id AS SellerId, title AS Title, status AS Status, created_at AS CreatedAt, started_at AS StartedAt, ended_at AS EndedAt, scheduled_at AS ScheduledAt, replay_stored_at AS ReplayStoredAt";
 
     public static string NewStreamKey() => Ids.Secret(32);
 

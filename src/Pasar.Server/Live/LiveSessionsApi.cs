@@ -189,7 +189,13 @@ internal static class LiveSessionsApi
     internal static LiveSession ToSession(LiveSessionRow row, LiveIngest ingest)
     {
         string? replay = null;
-        if (row.Status == LiveStatus.Ended && File.Exists(Path.Combine(ingest.SessionDirectory(row.Id), HlsPackager.ReplayFile)))
+        if (row.Status == LiveStatus.Ended && row.ReplayStoredAt is not null)
+        {
+            // In the object store: through the CDN when one is configured, else Pasar's route, which serves the
+            // playlists and redirects each segment to a fresh presigned URL (ADR 0023).
+            replay = ingest.Recordings.PublicUrl(Storage.RecordingStore.SessionKey(row.Id, HlsPackager.ReplayFile)) ?? $"/hls/{row.Id}/{HlsPackager.ReplayFile}";
+        }
+        else if (row.Status == LiveStatus.Ended && File.Exists(Path.Combine(ingest.SessionDirectory(row.Id), HlsPackager.ReplayFile)))
         {
             replay = $"/hls/{row.Id}/{HlsPackager.ReplayFile}";
         }

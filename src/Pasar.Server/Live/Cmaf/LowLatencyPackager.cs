@@ -36,8 +36,13 @@ internal sealed class LowLatencyPackager
     private int _maxSegmentSeconds;
     private bool _ended;
 
-    public LowLatencyPackager(string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time)
+    private readonly Storage.RecordingUploader? _uploader;
+    private readonly string _sessionId;
+
+    public LowLatencyPackager(string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time, Storage.RecordingUploader? uploader = null)
     {
+        _uploader = uploader;
+        _sessionId = Path.GetFileName(Path.TrimEndingDirectorySeparator(directory));
         _directory = directory;
         _options = options;
         _metrics = metrics;
@@ -253,11 +258,18 @@ internal sealed class LowLatencyPackager
         _maxSegmentSeconds = Math.Max(_maxSegmentSeconds, (int)Math.Ceiling(segment.Duration - 0.001));
         try
         {
-            using var file = File.Create(Path.Combine(_directory, Rendition, SegmentName(segment.Msn)));
-            foreach (var part in segment.Parts)
+            // Written whole, then renamed: a segment file on disk is always complete (the uploader relies on it after a crash).
+            var path = Path.Combine(_directory, Rendition, SegmentName(segment.Msn));
+            using (var file = File.Create(path + ".tmp"))
             {
-                file.Write(part.Bytes);
+                foreach (var part in segment.Parts)
+                {
+                    file.Write(part.Bytes);
+                }
             }
+
+            File.Move(path + ".tmp", path, overwrite: true);
+            _uploader?.Enqueue(_sessionId, Rendition, SegmentName(segment.Msn));
         }
         catch (IOException ex)
         {
@@ -636,6 +648,7 @@ internal sealed class LowLatencyPackager
         try
         {
             File.WriteAllBytes(Path.Combine(_directory, Rendition, name), bytes);
+            _uploader?.Enqueue(_sessionId, Rendition, name);
         }
         catch (IOException)
         {
