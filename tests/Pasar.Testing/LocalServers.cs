@@ -629,7 +629,7 @@ public sealed class SwiftServer : IAsyncDisposable
             server._backends.Add(Launch(LocalServers.Which("memcached")!, ["-u", "nobody", "-l", "127.0.0.1", "-p", memcachedPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", "32"]));
             foreach (var kind in ports.Keys)
             {
-                server._backends.Add(LaunchScript($"swift-{kind}-server", [ Path.Combine(etc, kind + "-server.conf")]));
+                server._backends.Add(LaunchScript($"swift-{kind}-server", [Path.Combine(etc, kind + "-server.conf")]));
             }
 
             foreach (var port in ports.Values.Append(memcachedPort))
