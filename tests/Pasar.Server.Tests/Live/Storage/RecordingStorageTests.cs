@@ -37,7 +37,9 @@ public sealed class RecordingStorageTests(SwiftFixture fixture) : IClassFixture<
         JsonElement storage = default;
         await PasarApp.EventuallyAsync(async () =>
         {
-            var body = JsonDocument.Parse(await app.Client.GetStringAsync("/readyz", Ct)).RootElement;
+            // Unhealthy answers 503 with the same JSON body.
+            using var response = await app.Client.GetAsync("/readyz", Ct);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement;
             storage = body.GetProperty("checks").GetProperty("storage");
             return storage.GetProperty("status").GetString() == "Unhealthy";
         }, TimeSpan.FromSeconds(30), "readyz to report the refused secret");
