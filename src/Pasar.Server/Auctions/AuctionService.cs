@@ -232,18 +232,21 @@ internal sealed partial class AuctionService(
                 : TooLow(state.HighestBidMinor is { } high ? high + state.IncrementMinor : state.StartPriceMinor));
         }
 
+        // Read again now that the row lock is held: bids are stamped in the order SQL accepted them (a bid that waited
+        // for the lock was accepted after the one holding it, at a higher amount), so (placed_at, amount) is that order.
+        var acceptedAt = Math.Max(now, time.GetUtcNow().ToUnixTimeMilliseconds());
         var inserted = await c.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO auction_bids (id, auction_id, bidder_id, bidder_name, amount_minor, placed_at)
-            VALUES (@bidId, @Id, @bidderId, @bidderName, @amount, @now) ON CONFLICT DO NOTHING
-            """, new { bidId, auction.Id, bidderId, bidderName, amount, now }, tx, cancellationToken: ct));
+            VALUES (@bidId, @Id, @bidderId, @bidderName, @amount, @acceptedAt) ON CONFLICT DO NOTHING
+            """, new { bidId, auction.Id, bidderId, bidderName, amount, acceptedAt }, tx, cancellationToken: ct));
         if (inserted == 0)
         {
             return CommandOutcome<AuctionBid>.Refused(TooLow(amount + auction.IncrementMinor));
         }
 
         return new CommandOutcome<AuctionBid>(new AuctionBid(bidId, auction.Id, bidderId, bidderName, amount,
-            DateTimeOffset.FromUnixTimeMilliseconds(now), DateTimeOffset.FromUnixTimeMilliseconds(endsAt.Value)), null);
+            DateTimeOffset.FromUnixTimeMilliseconds(acceptedAt), DateTimeOffset.FromUnixTimeMilliseconds(endsAt.Value)), null);
     }
 
     private async Task<Results<Created<AuctionBid>, ProblemHttpResult, ValidationProblem>?> ReplayAsync(string userId, string? key, string requestHash, CancellationToken ct)
