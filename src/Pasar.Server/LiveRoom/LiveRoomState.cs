@@ -22,6 +22,15 @@ internal interface IActiveVoucherLookup
     Task<IReadOnlyList<object>> ActiveForSessionAsync(string sessionId, CancellationToken ct);
 }
 
+/// <summary>Vouchers claimed and spent in a show, for its stats and the seller's dashboard.</summary>
+internal sealed record VoucherFigures(long Claimed, long Redeemed);
+
+/// <summary>The vouchers' figures of sessions (the Vouchers module implements it).</summary>
+internal interface ISessionVoucherFigures
+{
+    Task<IReadOnlyDictionary<string, VoucherFigures>> ForSessionsAsync(IReadOnlyCollection<string> sessionIds, CancellationToken ct);
+}
+
 /// <summary>The session's open auction (the Auctions module implements it).</summary>
 internal interface IActiveAuctionLookup
 {

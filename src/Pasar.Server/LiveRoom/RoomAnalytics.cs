@@ -16,7 +16,8 @@ internal sealed record ViewerSample(DateTimeOffset At, long Viewers);
 
 internal sealed record LiveStats(
     long UniqueViewers, long TotalViews, long PeakViewers, long CurrentViewers, double AvgWatchSeconds,
-    long ChatMessages, long Purchases, long GmvMinor, double ConversionRate, IReadOnlyList<ViewerSample> Timeline);
+    long ChatMessages, long Purchases, long GmvMinor, double ConversionRate, IReadOnlyList<ViewerSample> Timeline,
+    long VouchersClaimed = 0, long VouchersRedeemed = 0);
 
 internal static class RoomAnalytics
 {
@@ -27,7 +28,7 @@ internal static class RoomAnalytics
 
     internal static async Task<Results<Ok<LiveStats>, ProblemHttpResult>> Stats(
         string id, ClaimsPrincipal user, RoomSessions sessions, ViewerPresence presence, ViewWriter views, ClickWriter clicks, ChatWriter chat, Database db,
-        ISessionAnalytics analytics, ILoggerFactory logs, CancellationToken ct)
+        ISessionAnalytics analytics, IEnumerable<ISessionVoucherFigures> voucherFigures, ILoggerFactory logs, CancellationToken ct)
     {
         var session = await sessions.FindAsync(id, ct);
         if (session is null)
@@ -49,11 +50,19 @@ internal static class RoomAnalytics
         var timeline = (await c.QueryAsync<(long At, long Viewers)>(new CommandDefinition(
             "SELECT at, viewers FROM live_viewer_samples WHERE session_id = @id ORDER BY at", new { id }, cancellationToken: ct)))
             .Select(s => new ViewerSample(DateTimeOffset.FromUnixTimeMilliseconds(s.At), s.Viewers)).ToList();
+        var vouchers = await VouchersAsync(voucherFigures, [id], ct);
+        var claimed = vouchers.GetValueOrDefault(id);
         return TypedResults.Ok(new LiveStats(
             figures.UniqueViewers, figures.TotalViews, Math.Max(peak, storedPeak), current, figures.AvgWatchSeconds,
             figures.ChatMessages, figures.Purchases, figures.GmvMinor,
-            figures.UniqueViewers == 0 ? 0 : Math.Round((double)figures.Buyers / figures.UniqueViewers, 4), timeline));
+            figures.UniqueViewers == 0 ? 0 : Math.Round((double)figures.Buyers / figures.UniqueViewers, 4), timeline,
+            claimed?.Claimed ?? 0, claimed?.Redeemed ?? 0));
     }
+
+    /// <summary>The shows' voucher claims and redemptions (none when the Vouchers module is left out of the host).</summary>
+    internal static async Task<IReadOnlyDictionary<string, VoucherFigures>> VouchersAsync(
+        IEnumerable<ISessionVoucherFigures> lookups, IReadOnlyCollection<string> sessionIds, CancellationToken ct) =>
+        lookups.SingleOrDefault() is { } lookup ? await lookup.ForSessionsAsync(sessionIds, ct) : new Dictionary<string, VoucherFigures>();
 
     /// <summary>
     /// The event figures of a session: from ClickHouse when it is configured (SPEC §13), else from the room's SQL

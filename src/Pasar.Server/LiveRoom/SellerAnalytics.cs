@@ -15,12 +15,13 @@ namespace Pasar.Server.LiveRoom;
 internal sealed record ShowAnalytics(
     string SessionId, string Title, string Status, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt,
     long GmvMinor, long Orders, long UniqueViewers, long PeakViewers, double AvgWatchSeconds,
-    long ProductClicks, double ClickThroughRate, double ConversionRate, long ChatMessages, IReadOnlyList<ViewerSample> Viewers);
+    long ProductClicks, double ClickThroughRate, double ConversionRate, long ChatMessages, IReadOnlyList<ViewerSample> Viewers,
+    long VouchersClaimed = 0, long VouchersRedeemed = 0);
 
 /// <summary>All shows of the period together; unique viewers are summed over shows (one person in two shows counts twice).</summary>
 internal sealed record SellerTotals(
     long Shows, long GmvMinor, long Orders, long UniqueViewers, long PeakViewers, double AvgWatchSeconds,
-    long ProductClicks, double ClickThroughRate, double ConversionRate, long ChatMessages);
+    long ProductClicks, double ClickThroughRate, double ConversionRate, long ChatMessages, long VouchersClaimed = 0, long VouchersRedeemed = 0);
 
 internal sealed record SellerAnalyticsReport(DateTimeOffset From, DateTimeOffset To, SellerTotals Total, IReadOnlyList<ShowAnalytics> Shows);
 
@@ -42,7 +43,8 @@ internal static class SellerAnalytics
 
     internal static async Task<Results<Ok<SellerAnalyticsReport>, ValidationProblem>> Get(
         [FromQuery] string? from, [FromQuery] string? to, ClaimsPrincipal user, LiveSessionStore sessions, ISessionAnalytics analytics,
-        ViewWriter views, ClickWriter clicks, ChatWriter chat, Database db, TimeProvider time, ILoggerFactory logs, CancellationToken ct)
+        ViewWriter views, ClickWriter clicks, ChatWriter chat, Database db, TimeProvider time, IEnumerable<ISessionVoucherFigures> voucherFigures,
+        ILoggerFactory logs, CancellationToken ct)
     {
         var v = new RequestValidator();
         var end = Parse(to, "to", v) ?? time.GetUtcNow();
@@ -62,7 +64,9 @@ internal static class SellerAnalytics
         await Task.WhenAll(views.FlushAsync(), clicks.FlushAsync(), chat.FlushAsync());
         var rows = new List<ShowAnalytics>(shows.Count);
         long buyers = 0;
-        var figures = await RoomAnalytics.FiguresAsync(sellerId, shows.Select(s => s.Id).ToList(), analytics, db, logs, ct);
+        var ids = shows.Select(s => s.Id).ToList();
+        var figures = await RoomAnalytics.FiguresAsync(sellerId, ids, analytics, db, logs, ct);
+        var vouchers = await RoomAnalytics.VouchersAsync(voucherFigures, ids, ct);
         await using var c = await db.OpenAsync(ct);
         foreach (var show in shows)
         {
@@ -77,7 +81,8 @@ internal static class SellerAnalytics
                 show.Id, show.Title, show.Status, DateTimeOffset.FromUnixTimeMilliseconds(show.CreatedAt),
                 show.StartedAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
                 f.GmvMinor, f.Purchases, f.UniqueViewers, peak, f.AvgWatchSeconds,
-                f.ProductClicks, Ratio(f.ProductClicks, f.UniqueViewers), Ratio(f.Buyers, f.UniqueViewers), f.ChatMessages, series));
+                f.ProductClicks, Ratio(f.ProductClicks, f.UniqueViewers), Ratio(f.Buyers, f.UniqueViewers), f.ChatMessages, series,
+                vouchers.GetValueOrDefault(show.Id)?.Claimed ?? 0, vouchers.GetValueOrDefault(show.Id)?.Redeemed ?? 0));
         }
 
         // Totals: watch time is weighted by each show's unique viewers; rates are of the summed counts.
@@ -85,7 +90,8 @@ internal static class SellerAnalytics
         var total = new SellerTotals(
             rows.Count, rows.Sum(r => r.GmvMinor), rows.Sum(r => r.Orders), unique, rows.Count == 0 ? 0 : rows.Max(r => r.PeakViewers),
             unique == 0 ? 0 : Math.Round(rows.Sum(r => r.AvgWatchSeconds * r.UniqueViewers) / unique, 1),
-            rows.Sum(r => r.ProductClicks), Ratio(rows.Sum(r => r.ProductClicks), unique), Ratio(buyers, unique), rows.Sum(r => r.ChatMessages));
+            rows.Sum(r => r.ProductClicks), Ratio(rows.Sum(r => r.ProductClicks), unique), Ratio(buyers, unique), rows.Sum(r => r.ChatMessages),
+            rows.Sum(r => r.VouchersClaimed), rows.Sum(r => r.VouchersRedeemed));
         return TypedResults.Ok(new SellerAnalyticsReport(start, end, total, rows));
     }
 

@@ -89,10 +89,10 @@ public sealed class SellerAnalyticsTests
         var principal = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "seller-d"), new Claim("role", "seller")], "test"));
         var sql = (Ok<SellerAnalyticsReport>)(await SellerAnalytics.Get(
             dashboard.GetProperty("from").GetString(), dashboard.GetProperty("to").GetString(), principal, store, new SqlOnlyAnalytics(),
-            app.Services.GetRequiredService<ViewWriter>(), app.Services.GetRequiredService<ClickWriter>(), app.Services.GetRequiredService<ChatWriter>(), app.Services.GetRequiredService<Database>(), TimeProvider.System, app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), Ct)).Result;
+            app.Services.GetRequiredService<ViewWriter>(), app.Services.GetRequiredService<ClickWriter>(), app.Services.GetRequiredService<ChatWriter>(), app.Services.GetRequiredService<Database>(), TimeProvider.System, app.Services.GetServices<ISessionVoucherFigures>(), app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), Ct)).Result;
         var fromClickHouse = (Ok<SellerAnalyticsReport>)(await SellerAnalytics.Get(
             dashboard.GetProperty("from").GetString(), dashboard.GetProperty("to").GetString(), principal, store, app.Services.GetRequiredService<ISessionAnalytics>(),
-            app.Services.GetRequiredService<ViewWriter>(), app.Services.GetRequiredService<ClickWriter>(), app.Services.GetRequiredService<ChatWriter>(), app.Services.GetRequiredService<Database>(), TimeProvider.System, app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), Ct)).Result;
+            app.Services.GetRequiredService<ViewWriter>(), app.Services.GetRequiredService<ClickWriter>(), app.Services.GetRequiredService<ChatWriter>(), app.Services.GetRequiredService<Database>(), TimeProvider.System, app.Services.GetServices<ISessionVoucherFigures>(), app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), Ct)).Result;
         Assert.Equal(fromClickHouse.Value!.Total, sql.Value!.Total);
         Assert.Equal(
             fromClickHouse.Value.Shows.Select(s => (s.SessionId, s.GmvMinor, s.Orders, s.UniqueViewers, s.PeakViewers, s.AvgWatchSeconds, s.ConversionRate, s.ChatMessages, s.ProductClicks, s.ClickThroughRate)),

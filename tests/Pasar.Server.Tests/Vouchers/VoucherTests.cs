@@ -222,6 +222,16 @@ public sealed class VoucherTests
         Assert.Equal(18L, await app.ScalarAsync<long>("SELECT stock FROM products WHERE id = @id", new { id = show.ProductId }));
         var report = await (await show.Seller.GetAsync($"/api/live/sessions/{show.SessionId}/vouchers", Ct)).JsonAsync();
         Assert.Equal(2, report.GetProperty("items")[0].GetProperty("redeemed").GetInt32());
+
+        // The show's stats and the seller's dashboard count the claims and their redemptions too.
+        var stats = await (await show.Seller.GetAsync($"/api/live/sessions/{show.SessionId}/stats", Ct)).JsonAsync();
+        Assert.Equal((2L, 2L), (stats.GetProperty("vouchersClaimed").GetInt64(), stats.GetProperty("vouchersRedeemed").GetInt64()));
+        var claimOnly = await ClaimIdAsync(app.Client, await app.TokenAsync("buyer-3", "buyer"), voucherId);
+        Assert.NotNull(claimOnly);
+        var dashboard = await (await show.Seller.GetAsync("/api/sellers/me/analytics", Ct)).JsonAsync();
+        var row = dashboard.GetProperty("shows").EnumerateArray().Single(r => r.GetProperty("sessionId").GetString() == show.SessionId);
+        Assert.Equal((3L, 2L), (row.GetProperty("vouchersClaimed").GetInt64(), row.GetProperty("vouchersRedeemed").GetInt64()));
+        Assert.Equal(3L, dashboard.GetProperty("total").GetProperty("vouchersClaimed").GetInt64());
         show.Seller.Dispose();
     }
 

@@ -49,15 +49,8 @@ internal sealed class UserDirectory(Database database, TimeProvider time)
             return new Dictionary<string, string>();
         }
 
-        // Named parameters, not Dapper's "IN @list": Dapper hands a list to Npgsql as one array parameter,
-        // which "IN" does not take, while SQLite needs the expansion. This text runs on both.
-        var parameters = new DynamicParameters();
-        for (var i = 0; i < ids.Count; i++)
-        {
-            parameters.Add($"id{i}", ids[i]);
-        }
-
-        var sql = $"SELECT id, name FROM users WHERE id IN ({string.Join(", ", ids.Select((_, i) => $"@id{i}"))})";
+        var (list, parameters) = SqlIn.Of(ids);
+        var sql = $"SELECT id, name FROM users WHERE id IN ({list})";
         return (await c.QueryAsync<(string Id, string Name)>(new CommandDefinition(sql, parameters, cancellationToken: ct)))
             .ToDictionary(u => u.Id, u => u.Name, StringComparer.Ordinal);
     }
