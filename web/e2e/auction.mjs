@@ -37,7 +37,8 @@ export async function auction({ newPage, signIn, step, eventually, screenshot, p
 
   await citra.getByTestId('auction-bid').click();
   await citra.getByTestId('auction-state').filter({ hasText: "You're winning" }).waitFor({ timeout: 10000 });
-  await dimas.getByTestId('auction-highest').filter({ hasText: '10.00' }).waitFor({ timeout: 10000 });
+  // The start price reads 10.00 too: wait for the bid itself, with its bidder, before Dimas answers it.
+  await dimas.getByTestId('auction').filter({ hasText: 'by Citra' }).waitFor({ timeout: 10000 });
   step('Citra bid the start price and is winning');
 
   await dimas.getByTestId('auction-bid').click();

@@ -44,6 +44,9 @@ function step(text) {
   console.log(`  · ${text}`);
 }
 
+/** Every page a scenario opened, for the screenshots taken when it fails. */
+const openPages = [];
+
 async function newPage(viewport = desktop, { mobile = false } = {}) {
   const context = await browser.newContext({
     baseURL: baseUrl,
@@ -56,6 +59,7 @@ async function newPage(viewport = desktop, { mobile = false } = {}) {
   // Generous: on CI the browser, the server and the server test suite share two cores.
   context.setDefaultTimeout(30000);
   const page = await context.newPage();
+  openPages.push(page);
   page.on('pageerror', (e) => consoleErrors.push(`${e.message}`));
   if (process.env.E2E_DEBUG) page.on('console', (m) => console.log(`console.${m.type()}: ${m.text()}`));
   page.on('console', (m) => {
@@ -541,6 +545,11 @@ if (!run) {
   } catch (e) {
     console.log(`FAIL ${scenario}: ${e.stack ?? e}`);
     if (consoleErrors.length) console.log(`browser console: ${consoleErrors.join(' | ')}`);
+    // What each page showed when it failed, to look at afterwards.
+    for (const [i, page] of openPages.entries()) {
+      const name = `failed-${scenario}-page${i + 1}.png`;
+      if (shots) await page.screenshot({ path: join(shots, name), fullPage: true }).then(() => console.log(`screenshot ${name} (${page.url()})`), () => undefined);
+    }
     exitCode = 1;
   }
 }
