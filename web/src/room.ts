@@ -219,10 +219,14 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
     let stopped = false;
     let heartbeat: ReturnType<typeof setInterval> | null = null;
 
+    // A push that arrives while the join is answered is newer than the snapshot's pins (read before it was sent, and
+    // the answer can be written after it): the snapshot then leaves the pins the push set.
+    let pinPushes = 0;
     const join = async () => {
+      const pushesBefore = pinPushes;
       const snapshot = await hub.invoke<Snapshot>('JoinSession', sessionId);
       rememberViewerId(snapshot.viewerToken);
-      dispatch({ type: 'snapshot', snapshot });
+      dispatch({ type: 'snapshot', snapshot: pinPushes === pushesBefore ? snapshot : { ...snapshot, pinned: undefined } });
       dispatch({ type: 'hub', status: 'connected' });
     };
 
@@ -234,7 +238,10 @@ export function useLiveRoom(sessionId: string, options: { onPurchase?: (payload:
       if (!e.sessionId || e.sessionId === sessionId) dispatch({ type: 'chatDeleted', messageId: e.messageId });
     });
     hub.on('pinsUpdated', (e: { sessionId?: string; pinned: Pin[] }) => {
-      if (!e.sessionId || e.sessionId === sessionId) dispatch({ type: 'pins', pinned: e.pinned });
+      if (!e.sessionId || e.sessionId === sessionId) {
+        pinPushes++;
+        dispatch({ type: 'pins', pinned: e.pinned });
+      }
     });
     hub.on('viewersUpdated', (e: { sessionId?: string; current: number; peak: number }) => {
       if (!e.sessionId || e.sessionId === sessionId) dispatch({ type: 'viewers', current: e.current, peak: e.peak });
