@@ -16,28 +16,36 @@ internal sealed class AuctionGate(HotStore store, Database database)
 {
     private const long KeyTtlMs = 172_800_000;
 
-    // KEYS: the auction's hash. ARGV: bidder, amount, now (ms), bid id.
-    // Reply: {code, highest, endsAt}; code 1 accepted, -1 ended, -2 already highest, -3 missing, -4 too low.
-    // The same bid id sent again (a retry after a timeout) answers its first acceptance.
-    private const string BidScript = """
-        local s = redis.call('HMGET', KEYS[1], 'ends', 'high', 'bidder', 'start', 'inc', 'snipe', 'closed', 'last')
-        if not s[1] then return {-3, 0, 0} end
-        if s[8] == ARGV[4] then return {1, tonumber(s[2]), tonumber(s[1])} end
+    // KEYS: the auction's hash, the bidder's passed keys. ARGV: bidder, amount, now (ms), bid id, Idempotency-Key or '',
+    // keys ttl. Reply: {code, highest, endsAt, maybe a retry}; code 1 accepted, -1 ended, -2 already highest, -3
+    // missing, -4 too low. The same bid id sent again (a retry after a timeout) answers its first acceptance. 'fresh'
+    // says no bid was accepted before this gate was built, so a bidder without a keys set never had a bid accepted.
+    private const string BidScript = GateRetryKeys.Lua + """
+        local s = redis.call('HMGET', KEYS[1], 'ends', 'high', 'bidder', 'start', 'inc', 'snipe', 'closed', 'last', 'fresh')
+        if not s[1] then return {-3, 0, 0, 0} end
+        if s[8] == ARGV[4] then return {1, tonumber(s[2]), tonumber(s[1]), 0} end
+        local fresh = s[9] == '1'
         local now = tonumber(ARGV[3])
         local ends = tonumber(s[1])
         local high = tonumber(s[2])
-        if s[7] == '1' or now >= ends then return {-1, high, ends} end
-        local amount = tonumber(ARGV[2])
-        if high > 0 then
-            if s[3] == ARGV[1] then return {-2, high, ends} end
-            if amount < high + tonumber(s[5]) then return {-4, high, ends} end
-        elseif amount < tonumber(s[4]) then
-            return {-4, high, ends}
+        local code = 0
+        if s[7] == '1' or now >= ends then
+            code = -1
+        else
+            local amount = tonumber(ARGV[2])
+            if high > 0 then
+                if s[3] == ARGV[1] then code = -2
+                elseif amount < high + tonumber(s[5]) then code = -4 end
+            elseif amount < tonumber(s[4]) then
+                code = -4
+            end
         end
+        if code < 0 then return {code, high, ends, may_retry(KEYS[2], ARGV[5], fresh)} end
         local snipe = tonumber(s[6])
         if ends - now <= snipe then ends = now + snipe end
         redis.call('HSET', KEYS[1], 'high', ARGV[2], 'bidder', ARGV[1], 'ends', ends, 'last', ARGV[4])
-        return {1, amount, ends}
+        remember_key(KEYS[2], ARGV[5], fresh, ARGV[6])
+        return {1, tonumber(ARGV[2]), ends, 0}
         """;
 
     // A bid the gate accepted but SQL did not keep: when it is still the gate's last word, the gate is dropped and
@@ -50,10 +58,10 @@ internal sealed class AuctionGate(HotStore store, Database database)
         return 0
         """;
 
-    // KEYS: hash. ARGV: ends, high, bidder, start, inc, snipe (ms), closed, ttl.
+    // KEYS: hash. ARGV: ends, high, bidder, start, inc, snipe (ms), closed, ttl, fresh (no bid accepted yet: '1').
     private const string RebuildScript = """
         if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-        redis.call('HSET', KEYS[1], 'ends', ARGV[1], 'high', ARGV[2], 'bidder', ARGV[3], 'start', ARGV[4], 'inc', ARGV[5], 'snipe', ARGV[6], 'closed', ARGV[7], 'last', '')
+        redis.call('HSET', KEYS[1], 'ends', ARGV[1], 'high', ARGV[2], 'bidder', ARGV[3], 'start', ARGV[4], 'inc', ARGV[5], 'snipe', ARGV[6], 'closed', ARGV[7], 'last', '', 'fresh', ARGV[9])
         redis.call('PEXPIRE', KEYS[1], ARGV[8])
         return 1
         """;
@@ -71,28 +79,31 @@ internal sealed class AuctionGate(HotStore store, Database database)
         TooLow,
     }
 
-    public readonly record struct Reply(Result Result, long HighestMinor, long EndsAtMs);
+    /// <summary>What the gate said; <paramref name="MayBeRetry"/>: a refused bid whose key passed the gate before (GateRetryKeys).</summary>
+    public readonly record struct Reply(Result Result, long HighestMinor, long EndsAtMs, bool MayBeRetry = false);
 
-    public async Task<Reply> TryBidAsync(string auctionId, string bidderId, long amountMinor, long nowMs, string bidId, CancellationToken ct)
+    public async Task<Reply> TryBidAsync(string auctionId, string bidderId, long amountMinor, long nowMs, string bidId, string? idempotencyKey, CancellationToken ct)
     {
         for (var rebuilds = 0; rebuilds < 3; rebuilds++)
         {
             var reply = (RedisResult[])(await StoreResilience.Hot.ExecuteAsync(async _ =>
-                await store.Database.ScriptEvaluateAsync(BidScript, [Key(auctionId)], [bidderId, amountMinor, nowMs, bidId]), ct))!;
+                await store.Database.ScriptEvaluateAsync(BidScript, [Key(auctionId), GateRetryKeys.Set($"auction:{auctionId}", bidderId)],
+                    [bidderId, amountMinor, nowMs, bidId, GateRetryKeys.Arg(idempotencyKey), GateRetryKeys.TtlMs]), ct))!;
             var code = (long)reply[0];
             var highest = (long)reply[1];
             var endsAt = (long)reply[2];
+            var mayBeRetry = (long)reply[3] == 1;
             switch (code)
             {
                 case -3:
                     await RebuildAsync(auctionId, ct);
                     continue;
                 case -1:
-                    return new Reply(Result.Ended, highest, endsAt);
+                    return new Reply(Result.Ended, highest, endsAt, mayBeRetry);
                 case -2:
-                    return new Reply(Result.AlreadyHighest, highest, endsAt);
+                    return new Reply(Result.AlreadyHighest, highest, endsAt, mayBeRetry);
                 case -4:
-                    return new Reply(Result.TooLow, highest, endsAt);
+                    return new Reply(Result.TooLow, highest, endsAt, mayBeRetry);
                 default:
                     return new Reply(Result.Accepted, highest, endsAt);
             }
@@ -130,7 +141,7 @@ internal sealed class AuctionGate(HotStore store, Database database)
         await store.Database.ScriptEvaluateAsync(RebuildScript, [Key(auctionId)],
         [
             row.EndsAt, row.HighestBidMinor ?? 0, row.HighestBidderId ?? "", row.StartPriceMinor, row.IncrementMinor, row.AntiSnipeSeconds * 1000,
-            row.Status == AuctionStatus.Open ? "0" : "1", KeyTtlMs,
+            row.Status == AuctionStatus.Open ? "0" : "1", KeyTtlMs, row.HighestBidMinor is null ? "1" : "0",
         ]);
     }
 

@@ -159,12 +159,13 @@ internal sealed partial class AuctionService(
         var reply = auction.Status != AuctionStatus.Open
             ? new AuctionGate.Reply(AuctionGate.Result.Ended, 0, auction.EndsAt)
             : _sqlOnly ? new AuctionGate.Reply(AuctionGate.Result.Accepted, 0, 0)
-            : await gate.TryBidAsync(auctionId, bidderId, amount, now, bidId, ct);
+            : await gate.TryBidAsync(auctionId, bidderId, amount, now, bidId, idempotencyKey, ct);
         if (reply.Result != AuctionGate.Result.Accepted)
         {
-            // A retry of a bid that went through is refused by the gate (its bidder is highest, or was outbid since),
-            // so only refusals look for a stored response.
-            if (await ReplayAsync(bidderId, idempotencyKey, requestHash, ct) is { } replay)
+            // A retry of a bid that went through is refused by the gate (its bidder is highest, or was outbid since).
+            // Only a refused bid whose key passed the gate before can be one (GateRetryKeys); a closed auction is
+            // off the hot path and always looks.
+            if ((reply.MayBeRetry || auction.Status != AuctionStatus.Open) && await ReplayAsync(bidderId, idempotencyKey, requestHash, ct) is { } replay)
             {
                 return replay;
             }

@@ -24,8 +24,10 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
     /// <summary>How long an operation id is remembered: far beyond any retry, short enough to stay small.</summary>
     private const long OperationTtlMs = 600_000;
 
-    // KEYS: remaining, buyers, this attempt's op key. ARGV: buyer, qty, limit, op ttl.
-    private const string TakeScript = """
+    // KEYS: remaining, buyers, this attempt's op key, the buyer's passed keys. ARGV: buyer, qty, limit, op ttl,
+    // Idempotency-Key or '', keys ttl. Replies: the remaining units (taken); -1 sold out; -2 limit reached, maybe a
+    // retry; -4 sold out after buying, maybe a retry; -6 limit reached, not a retry; -3 missing; -5 released.
+    private const string TakeScript = GateRetryKeys.Lua + """
         local prior = redis.call('GET', KEYS[3])
         if prior then
             if prior == 'released' then return -5 end
@@ -36,14 +38,18 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
         remaining = tonumber(remaining)
         local qty = tonumber(ARGV[2])
         local bought = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-        if bought + qty > tonumber(ARGV[3]) then return -2 end
+        if bought + qty > tonumber(ARGV[3]) then
+            if bought > 0 and may_retry(KEYS[4], ARGV[5], false) == 1 then return -2 end
+            return -6
+        end
         if remaining < qty then
-            if bought > 0 then return -4 end
+            if bought > 0 and may_retry(KEYS[4], ARGV[5], false) == 1 then return -4 end
             return -1
         end
         redis.call('DECRBY', KEYS[1], qty)
         redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
         redis.call('SET', KEYS[3], remaining - qty, 'PX', ARGV[4])
+        remember_key(KEYS[4], ARGV[5], bought == 0, ARGV[6])
         return remaining - qty
         """;
 
@@ -80,7 +86,12 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
     {
         Taken,
         SoldOut,
+
+        /// <summary>The buyer's limit is reached and this request is not a retry of a purchase that passed.</summary>
         LimitReached,
+
+        /// <summary>The buyer's limit is reached and the request may be a retry of a purchase that passed (its key did).</summary>
+        LimitReachedMaybeRetry,
 
         /// <summary>Sold out, for a buyer who already bought some: their request may be a retry to replay.</summary>
         SoldOutAfterBuying,
@@ -91,7 +102,7 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
 
     internal System.Threading.Channels.ChannelReader<Release> Unsettled => _unsettled.Reader;
 
-    public async Task<(Result Result, int Remaining)> TryTakeAsync(string saleId, string buyerId, int quantity, int perUserLimit, CancellationToken ct)
+    public async Task<(Result Result, int Remaining)> TryTakeAsync(string saleId, string buyerId, int quantity, int perUserLimit, string? idempotencyKey, CancellationToken ct)
     {
         // One id for this purchase attempt, sent with every retry of it (StoreResilience.Hot).
         var operationId = Ids.New();
@@ -100,7 +111,8 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
             for (var rebuilds = 0; rebuilds < 3; rebuilds++)
             {
                 var reply = await StoreResilience.Hot.ExecuteAsync(async _ =>
-                    (long)await store.Database.ScriptEvaluateAsync(TakeScript, Keys(saleId, operationId), [buyerId, quantity, perUserLimit, OperationTtlMs]), ct);
+                    (long)await store.Database.ScriptEvaluateAsync(TakeScript, [.. Keys(saleId, operationId), GateRetryKeys.Set($"flash:{saleId}", buyerId)],
+                        [buyerId, quantity, perUserLimit, OperationTtlMs, GateRetryKeys.Arg(idempotencyKey), GateRetryKeys.TtlMs]), ct);
                 switch (reply)
                 {
                     case -3:
@@ -112,14 +124,17 @@ internal sealed class FlashSaleGate(HotStore store, Database database, ILogger<F
                     case -4:
                         return (Result.SoldOutAfterBuying, 0);
                     case -2:
+                        return (Result.LimitReachedMaybeRetry, 0);
+                    case -6:
                         return (Result.LimitReached, 0);
                     default:
                         return (Result.Taken, (int)reply);
                 }
             }
         }
-        catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex) || ex is OperationCanceledException)
         {
+            // Also when the caller gave up (its request was aborted) between a retry's attempts: the take may have run.
             // The script may have run although no reply came: undo it (if it ran) once the store answers.
             _unsettled.Writer.TryWrite(new Release(saleId, buyerId, quantity, operationId, UndoTake: true));
             throw;

@@ -178,17 +178,18 @@ internal sealed partial class FlashSaleService(
 
         if (!sqlOnly)
         {
-            // The hot path: thousands of taps a second are answered by the gate alone. Only a buyer who already
-            // bought can be sending a retry, so only their refusals look for a stored response.
-            var (result, _) = await gate.TryTakeAsync(saleId, buyerId, quantity, (int)sale.PerUserLimit, ct);
+            // The hot path: thousands of taps a second are answered by the gate alone. Only a request whose key passed
+            // the gate before can be a retry, so only those refusals look for a stored response (GateRetryKeys).
+            var (result, _) = await gate.TryTakeAsync(saleId, buyerId, quantity, (int)sale.PerUserLimit, idempotencyKey, ct);
             if (result != FlashSaleGate.Result.Taken)
             {
-                if (result != FlashSaleGate.Result.SoldOut && idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+                if (result is FlashSaleGate.Result.LimitReachedMaybeRetry or FlashSaleGate.Result.SoldOutAfterBuying
+                    && idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
                 {
                     return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
                 }
 
-                var code = result is FlashSaleGate.Result.LimitReached ? "LIMIT_REACHED" : "SOLD_OUT";
+                var code = result is FlashSaleGate.Result.LimitReached or FlashSaleGate.Result.LimitReachedMaybeRetry ? "LIMIT_REACHED" : "SOLD_OUT";
                 metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", code));
                 return Refused(code);
             }

@@ -17,8 +17,10 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
 {
     private const long OperationTtlMs = 600_000;
 
-    // KEYS: remaining, claimers, op key. ARGV: user, limit, op ttl.
-    private const string TakeScript = """
+    // KEYS: remaining, claimers, op key, the user's passed keys. ARGV: user, limit, op ttl, Idempotency-Key or '', keys ttl.
+    // Replies: the remaining claims (taken); -1 sold out; -2 limit reached, maybe a retry; -4 sold out after claiming,
+    // maybe a retry; -6 limit reached, not a retry; -3 the gate is missing; -5 this operation was released.
+    private const string TakeScript = GateRetryKeys.Lua + """
         local prior = redis.call('GET', KEYS[3])
         if prior then
             if prior == 'released' then return -5 end
@@ -28,14 +30,18 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
         if not remaining then return -3 end
         remaining = tonumber(remaining)
         local claimed = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-        if claimed + 1 > tonumber(ARGV[2]) then return -2 end
+        if claimed + 1 > tonumber(ARGV[2]) then
+            if may_retry(KEYS[4], ARGV[4], false) == 1 then return -2 end
+            return -6
+        end
         if remaining < 1 then
-            if claimed > 0 then return -4 end
+            if claimed > 0 and may_retry(KEYS[4], ARGV[4], false) == 1 then return -4 end
             return -1
         end
         redis.call('DECRBY', KEYS[1], 1)
         redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
         redis.call('SET', KEYS[3], remaining - 1, 'PX', ARGV[3])
+        remember_key(KEYS[4], ARGV[4], claimed == 0, ARGV[5])
         return remaining - 1
         """;
 
@@ -69,7 +75,12 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
     {
         Taken,
         SoldOut,
+
+        /// <summary>The user's limit is reached and this request is not a retry of a claim that passed.</summary>
         LimitReached,
+
+        /// <summary>The user's limit is reached and the request may be a retry of a claim that passed (its key did).</summary>
+        LimitReachedMaybeRetry,
 
         /// <summary>Sold out, for a user who already claimed: their request may be a retry to replay.</summary>
         SoldOutAfterClaiming,
@@ -79,7 +90,7 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
 
     internal System.Threading.Channels.ChannelReader<Release> Unsettled => _unsettled.Reader;
 
-    public async Task<Result> TryTakeAsync(string voucherId, string userId, int perUserLimit, CancellationToken ct)
+    public async Task<Result> TryTakeAsync(string voucherId, string userId, int perUserLimit, string? idempotencyKey, CancellationToken ct)
     {
         var operationId = Ids.New();
         try
@@ -87,7 +98,8 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
             for (var rebuilds = 0; rebuilds < 3; rebuilds++)
             {
                 var reply = await StoreResilience.Hot.ExecuteAsync(async _ =>
-                    (long)await store.Database.ScriptEvaluateAsync(TakeScript, Keys(voucherId, operationId), [userId, perUserLimit, OperationTtlMs]), ct);
+                    (long)await store.Database.ScriptEvaluateAsync(TakeScript, [.. Keys(voucherId, operationId), GateRetryKeys.Set($"voucher:{voucherId}", userId)],
+                        [userId, perUserLimit, OperationTtlMs, GateRetryKeys.Arg(idempotencyKey), GateRetryKeys.TtlMs]), ct);
                 switch (reply)
                 {
                     case -3:
@@ -99,14 +111,17 @@ internal sealed class VoucherGate(HotStore store, Database database, ILogger<Vou
                     case -4:
                         return Result.SoldOutAfterClaiming;
                     case -2:
+                        return Result.LimitReachedMaybeRetry;
+                    case -6:
                         return Result.LimitReached;
                     default:
                         return Result.Taken;
                 }
             }
         }
-        catch (Exception ex) when (StoreFaults.IsUnavailable(ex))
+        catch (Exception ex) when (StoreFaults.IsUnavailable(ex) || ex is OperationCanceledException)
         {
+            // Also when the caller gave up (its request was aborted) between a retry's attempts: the take may have run.
             _unsettled.Writer.TryWrite(new Release(voucherId, userId, operationId, UndoTake: true));
             throw;
         }

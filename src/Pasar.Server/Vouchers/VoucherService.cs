@@ -100,17 +100,18 @@ internal sealed class VoucherService(
             return await ReplayAsync(userId, idempotencyKey, requestHash, ct) ?? Refused("VOUCHER_EXPIRED");
         }
 
-        // The hot path: a burst of taps is answered by the gate alone. Only a user who already claimed can be
-        // sending a retry, so only their refusals look for a stored response.
-        var taken = _sqlOnly ? VoucherGate.Result.Taken : await gate.TryTakeAsync(voucherId, userId, (int)voucher.PerUserLimit, ct);
+        // The hot path: a burst of taps is answered by the gate alone. Only a request whose key passed the gate
+        // before can be a retry, so only those refusals look for a stored response (GateRetryKeys).
+        var taken = _sqlOnly ? VoucherGate.Result.Taken : await gate.TryTakeAsync(voucherId, userId, (int)voucher.PerUserLimit, idempotencyKey, ct);
         if (taken != VoucherGate.Result.Taken)
         {
-            if (taken != VoucherGate.Result.SoldOut && await ReplayAsync(userId, idempotencyKey, requestHash, ct) is { } replay)
+            if (taken is VoucherGate.Result.LimitReachedMaybeRetry or VoucherGate.Result.SoldOutAfterClaiming
+                && await ReplayAsync(userId, idempotencyKey, requestHash, ct) is { } replay)
             {
                 return replay;
             }
 
-            return Refused(taken == VoucherGate.Result.LimitReached ? "LIMIT_REACHED" : "SOLD_OUT");
+            return Refused(taken is VoucherGate.Result.LimitReached or VoucherGate.Result.LimitReachedMaybeRetry ? "LIMIT_REACHED" : "SOLD_OUT");
         }
 
         CommandOutcome<VoucherClaim> outcome;
