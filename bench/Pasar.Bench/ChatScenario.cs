@@ -156,7 +156,7 @@ public static class ChatScenario
     }
 
     /// <summary>Each side needs a socket per viewer: raises the soft open-files limit to the hard one when it is lower than needed.</summary>
-    private static void EnsureFileLimit(int needed)
+    internal static void EnsureFileLimit(int needed)
     {
         if (!OperatingSystem.IsLinux() || GetRLimit(RLimitNoFile, out var limit) != 0 || limit.Current >= (ulong)needed)
         {

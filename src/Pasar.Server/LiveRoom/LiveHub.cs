@@ -36,7 +36,7 @@ internal sealed class LiveHub(
         metrics.HubConnections.Add(-1);
         if (registry.Find(Context.ConnectionId) is { } member)
         {
-            foreach (var sessionId in member.Sessions.Keys)
+            foreach (var sessionId in member.Sessions.Snapshot())
             {
                 await LeaveCoreAsync(member, sessionId);
             }
@@ -95,7 +95,7 @@ internal sealed class LiveHub(
         }
 
         // Chat goes to the room one is in: a connection cannot post into rooms it never joined.
-        if (sessionId is null || !Member().Sessions.ContainsKey(sessionId))
+        if (sessionId is null || !Member().Sessions.Contains(sessionId))
         {
             throw new HubException($"{HubLimits.NotJoined}: Join the session before chatting in it.");
         }
@@ -113,7 +113,7 @@ internal sealed class LiveHub(
             throw Refuse(ChatErrors.Unauthorized, "Sign in to react.");
         }
 
-        if (sessionId is null || !Member().Sessions.ContainsKey(sessionId))
+        if (sessionId is null || !Member().Sessions.Contains(sessionId))
         {
             throw Refuse(HubLimits.NotJoined, "Join the session before reacting in it.");
         }
@@ -137,7 +137,7 @@ internal sealed class LiveHub(
     public async Task Heartbeat(string sessionId)
     {
         var member = Member();
-        if (sessionId is null || !member.Sessions.ContainsKey(sessionId))
+        if (sessionId is null || !member.Sessions.Contains(sessionId))
         {
             throw new HubException($"{ChatErrors.SessionNotFound}: Join the session first.");
         }
@@ -150,7 +150,7 @@ internal sealed class LiveHub(
     public Task ProductClicked(string sessionId, string productId)
     {
         var member = Member();
-        if (sessionId is null || !member.Sessions.ContainsKey(sessionId))
+        if (sessionId is null || !member.Sessions.Contains(sessionId))
         {
             throw new HubException($"{HubLimits.NotJoined}: Join the session first.");
         }
@@ -195,7 +195,7 @@ internal sealed class LiveHub(
 
     private async Task LeaveCoreAsync(RoomMember member, string sessionId)
     {
-        if (sessionId is null || !member.Sessions.ContainsKey(sessionId))
+        if (sessionId is null || !member.Sessions.Contains(sessionId))
         {
             return; // never joined (or a made-up id): nothing to leave, nothing to record
         }
