@@ -74,7 +74,8 @@ async function newPage(viewport = desktop, { mobile = false, scale = 1, bypassCS
 }
 
 async function signIn(page, userId) {
-  await page.getByRole('button', { name: 'Sign in', exact: true }).first().click();
+  // The visible one: the phone room hides the site's header (and its Sign in) once it has loaded.
+  await page.getByRole('button', { name: 'Sign in', exact: true }).filter({ visible: true }).first().click();
   await page.locator(`button[data-user="${userId}"]`).click();
   await page.getByTestId('signed-in-as').waitFor({ state: 'attached' });
 }
