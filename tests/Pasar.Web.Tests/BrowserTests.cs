@@ -206,6 +206,7 @@ public sealed class BrowserTests
         Assert.Contains("landscape 844x390: the video fills the screen", output, StringComparison.Ordinal);
         Assert.Contains("the chat input stays inside the visual viewport", output, StringComparison.Ordinal);
         Assert.Contains("desktop 1440x900: the video", output, StringComparison.Ordinal);
+        Assert.Contains("with prefers-reduced-motion a heart counts, no heart floats and the cards do not slide", output, StringComparison.Ordinal);
     }
 
     [Fact]

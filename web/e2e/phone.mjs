@@ -16,6 +16,9 @@ async function shot(h, page, name) {
 
 const box = (locator) => locator.boundingBox();
 
+/** Waits until the element's own animations (a sheet or card sliding in) have finished, for the screenshot. */
+const settled = (locator) => locator.evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
+
 /** Whether `inner` lies inside `outer` (1 px of rounding allowed). */
 function inside(inner, outer) {
   return inner && outer && inner.x >= outer.x - 1 && inner.y >= outer.y - 1 && inner.x + inner.width <= outer.x + outer.width + 1 && inner.y + inner.height <= outer.y + outer.height + 1;
@@ -94,6 +97,7 @@ export async function phoneRoom(h) {
   await bag.getByTestId('pinned').getByRole('link', { name: pinnedProduct.title }).waitFor();
   const others = await bag.getByTestId('bag-products').locator('li').count();
   step(`the bag opens with the pinned ${pinnedProduct.title} and ${others} more products`);
+  await settled(bag);
   await shot(h, page, 'phone-room-bag');
   await bag.getByTestId('pinned').getByRole('button', { name: `Buy ${pinnedProduct.title}` }).click();
   await page.getByText(/^Bought!/).waitFor();
@@ -117,6 +121,7 @@ export async function phoneRoom(h) {
   if (cardBox.y < videoBox.height * 0.45) throw new Error(`the flash-sale card ${fmt(cardBox)} covers the upper middle of the video`);
   step(`the flash-sale card appears over the video, low (${fmt(cardBox)})`);
   await page.locator('.toasts').evaluate((t) => t.style.setProperty('visibility', 'hidden'));
+  await settled(card);
   await shot(h, page, 'phone-room-portrait');
 
   await page.getByRole('button', { name: 'Full chat' }).click();
@@ -148,6 +153,19 @@ export async function phoneRoom(h) {
   await page.getByTestId('chat').getByText('Typing with the keyboard up').waitFor();
   step('and it still sends');
 
+  // prefers-reduced-motion: a heart counts but nothing floats, and the deal cards do not slide in.
+  await page.setViewportSize(h.phone);
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  const counter = page.getByTestId('reaction-count');
+  const before = Number((await counter.textContent()).replace(/\D/g, ''));
+  await page.getByRole('button', { name: 'Send a heart' }).click();
+  await eventually('the heart to count', async () => Number((await counter.textContent()).replace(/\D/g, '')) > before, 10000);
+  const floating = await page.getByTestId('reaction-float').evaluateAll((els) => els.filter((e) => e.getClientRects().length > 0).length);
+  const cardAnimation = await card.evaluate((c) => getComputedStyle(c).animationName);
+  if (floating > 0 || cardAnimation !== 'none') throw new Error(`with reduced motion ${floating} hearts float and the card animates (${cardAnimation})`);
+  step('with prefers-reduced-motion a heart counts, no heart floats and the cards do not slide');
+  await page.emulateMedia({ reducedMotion: null });
+
   const desk = await newPage(h.desktop);
   await desk.goto(sessionUrl);
   await desk.locator('main[data-layout="desktop"]').waitFor();
@@ -168,9 +186,13 @@ async function axe(page) {
   await page.addScriptTag({ path: axePath });
   return page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    return {
+      rules: result.passes.length + result.violations.length,
+      incomplete: result.incomplete.length,
+      violations: result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`),
+    };
   });
 }
 
@@ -208,9 +230,10 @@ export async function a11y(h) {
         if (scroll > 0) failures.push(`${path} at 1440x900 scrolls sideways by ${scroll}px`);
         await shot(h, page, `desktop-${name}`);
       }
-      const violations = await axe(page);
+      const { rules, incomplete, violations } = await axe(page);
+      if (rules < 20) failures.push(`${path} (${label}): axe-core applied only ${rules} rules`);
       if (violations.length) failures.push(`${path} (${label}): ${violations.join('; ')}`);
-      step(`${label} ${path}: ${violations.length} serious or critical axe violations${label === 'desktop' ? ', no sideways scroll' : ''}`);
+      step(`${label} ${path}: ${rules} axe rules applied, ${violations.length} serious or critical violations, ${incomplete} left for a person to check${label === 'desktop' ? ', no sideways scroll' : ''}`);
     }
     await page.context().close();
   }

@@ -207,7 +207,7 @@ export function Player({ src, live, immersive = false }: { src: string; live: bo
         </button>
         {levels.length > 1 && (
           <label class="quality small">
-            Quality{' '}
+            <span class="bar-label">Quality</span>{' '}
             <select value={String(level)} onChange={(e) => choose(Number((e.target as HTMLSelectElement).value))}>
               <option value="-1">Auto{level === -1 && playing >= 0 && levels[playing] ? ` (${name(levels[playing])})` : ''}</option>
               {levels.map((l, i) => (
@@ -220,7 +220,8 @@ export function Player({ src, live, immersive = false }: { src: string; live: bo
         )}
         {live && (
           <label class="small on-dark">
-            <input type="checkbox" checked={showLatency} onChange={(e) => setShowLatency((e.target as HTMLInputElement).checked)} /> Show latency
+            <input type="checkbox" checked={showLatency} onChange={(e) => setShowLatency((e.target as HTMLInputElement).checked)} />{' '}
+            <span class="bar-label">Show </span>latency
           </label>
         )}
         {showLatency && (
