@@ -196,7 +196,9 @@ public sealed class BrowserTests
     public async Task On_a_phone_a_vertical_show_fills_the_screen_with_chat_over_it_the_bag_buys_and_a_flash_sale_shows_over_the_video()
     {
         BrowserScenario.RequireTools(ffmpeg: true);
-        await using var server = await WebServer.StartAsync();
+        // One transcoded rung (360x640 of the 720x1280 source) besides the passthrough: a 720x1280 stream is the
+        // heaviest any scenario publishes, and the server's ffmpeg shares two cores with the browser.
+        await using var server = await WebServer.StartAsync(s => s["Pasar:Live:Ladder"] = "360p30");
         var output = await BrowserScenario.RunAsync(server, "phoneroom", TimeSpan.FromMinutes(5));
         Assert.Contains("fills the screen (0,0 390x844, object-fit cover)", output, StringComparison.Ordinal);
         Assert.Contains("lies over the video's lower part", output, StringComparison.Ordinal);

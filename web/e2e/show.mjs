@@ -25,7 +25,7 @@ export async function createShow({ newPage, signIn, desktop }, { seller: sellerI
 export async function goLive(h, { seller, title, size = '640x360' }) {
   const show = await createShow(h, { seller, title });
   const ff = h.publish(show.rtmp, show.key, size);
-  await h.eventually('the show to go live', async () => (await show.seller.getByTestId('session-status').textContent()) === 'Live', 45000).catch((e) => {
+  await h.eventually('the show to go live', async () => (await show.seller.getByTestId('session-status').textContent()) === 'Live', 90000).catch((e) => {
     throw new Error(`${e.message}; ffmpeg said: ${ff.errors().slice(-500)}`);
   });
   h.step('the show is live');
