@@ -203,6 +203,7 @@ public sealed class BrowserTests
         Assert.Contains("fills the screen (0,0 390x844, object-fit cover)", output, StringComparison.Ordinal);
         Assert.Contains("lies over the video's lower part", output, StringComparison.Ordinal);
         Assert.Contains("a chat message appears in the overlay, over the video", output, StringComparison.Ordinal);
+        Assert.Contains("a tap on the chat overlay opens the full chat", output, StringComparison.Ordinal);
         Assert.Contains("\"Buy\" in the bag placed an order for", output, StringComparison.Ordinal);
         Assert.Contains("the flash-sale card appears over the video, low", output, StringComparison.Ordinal);
         Assert.Contains("landscape 844x390: the video fills the screen", output, StringComparison.Ordinal);
