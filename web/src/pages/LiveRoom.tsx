@@ -63,7 +63,8 @@ function FlashSaleCard({ sale }: { sale: FlashSale }) {
     <section class={`flash card ${soldOut ? 'sold-out' : ''}`} aria-labelledby="flash-title" data-testid="flash-sale">
       <div class="card-head">
         <h2 id="flash-title">⚡ Flash sale</h2>
-        <span class="countdown" aria-label="Time left">
+        <span class="countdown">
+          <span class="sr-only">Time left: </span>
           {soldOut ? 'Sold out' : over ? 'Ended' : countdown(ends - now)}
         </span>
       </div>
@@ -273,8 +274,9 @@ export default function LiveRoom({ id }: { id?: string }) {
           </div>
           <span class="row small">
             {s.status === 'live' && <span class="badge live">LIVE</span>}
-            <span class="viewers" data-testid="viewers" aria-label={`${room.viewers.current} watching`}>
-              <EyeIcon /> {count(room.viewers.current)}{phone ? '' : ' watching'}
+            <span class="viewers" data-testid="viewers">
+              <EyeIcon /> {count(room.viewers.current)}
+              <span class={phone ? 'sr-only' : undefined}> watching</span>
             </span>
           </span>
           {phone && <FollowButton sellerId={s.sellerId} compact />}
