@@ -281,11 +281,14 @@ export async function demo(h) {
   await signIn(page, 'demo-buyer-dimas');
   const sale = page.getByTestId('flash-sale');
   await sale.waitFor({ timeout: 60000 });
+  const left = async () => /^(\d+) of (\d+) left/.exec((await sale.getByTestId('flash-remaining').textContent()) ?? '');
+  const [, remaining] = (await left()) ?? [];
   const before = (await ordersOf(h, 'demo-buyer-dimas')).length;
   await sale.getByRole('button', { name: 'Buy' }).click();
   await sale.getByText(/You got it!/).waitFor();
   await eventually('the order in the API', async () => (await ordersOf(h, 'demo-buyer-dimas')).length === before + 1);
-  step('a buyer bought in its flash sale: the order is in GET /api/me/orders');
+  await eventually('the card to count the sale', async () => Number((await left())?.[1]) === Number(remaining) - 1, 15000);
+  step(`a buyer bought in its flash sale: the order is in GET /api/me/orders and the card went from ${remaining} to ${Number(remaining) - 1} left`);
   await page.locator('.toasts').evaluate((t) => t.style.setProperty('visibility', 'hidden'));
   await shot(h, page, 'demo-room');
 }
