@@ -191,4 +191,54 @@ public sealed class BrowserTests
         Assert.Contains("the buyer bought from the replay at today's price", output, StringComparison.Ordinal);
         Assert.Contains("the show's stats count the replay order", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task On_a_phone_a_vertical_show_fills_the_screen_with_chat_over_it_the_bag_buys_and_a_flash_sale_shows_over_the_video()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        // One transcoded rung (360x640 of the 720x1280 source) besides the passthrough: a 720x1280 stream is the
+        // heaviest any scenario publishes, and the server's ffmpeg shares two cores with the browser.
+        await using var server = await WebServer.StartAsync(s => s["Pasar:Live:Ladder"] = "360p30");
+        var output = await BrowserScenario.RunAsync(server, "phoneroom", TimeSpan.FromMinutes(5));
+        Assert.Contains("fills the screen (0,0 390x844, object-fit cover)", output, StringComparison.Ordinal);
+        Assert.Contains("lies over the video's lower part", output, StringComparison.Ordinal);
+        Assert.Contains("a chat message appears in the overlay, over the video", output, StringComparison.Ordinal);
+        Assert.Contains("a tap on the chat overlay opens the full chat", output, StringComparison.Ordinal);
+        Assert.Contains("\"Buy\" in the bag placed an order for", output, StringComparison.Ordinal);
+        Assert.Contains("the flash-sale card appears over the video, low", output, StringComparison.Ordinal);
+        Assert.Contains("landscape 844x390: the video fills the screen", output, StringComparison.Ordinal);
+        Assert.Contains("the chat input stays inside the visual viewport", output, StringComparison.Ordinal);
+        Assert.Contains("desktop 1440x900: the video", output, StringComparison.Ordinal);
+        Assert.Contains("with prefers-reduced-motion a heart counts, no heart floats and the cards do not slide", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task At_desktop_size_no_page_scrolls_sideways_and_axe_finds_no_serious_violations_on_home_live_product_and_me()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        await using var server = await WebServer.StartAsync();
+        var output = await BrowserScenario.RunAsync(server, "a11y", TimeSpan.FromMinutes(5));
+        Assert.Contains("axe-core finds no serious or critical violations on /, /live/{id}, /p/{id} and /me", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_fresh_development_start_shows_the_demo_show_live_on_the_home_page_it_plays_and_a_buyer_buys_in_its_flash_sale()
+    {
+        BrowserScenario.RequireTools(ffmpeg: true);
+        // As `dotnet run` starts it: embedded, Development, a fresh data folder, the demo show on. The first flash
+        // sale starts as soon as the show is live and lasts 90 s, so a buyer who arrives in the first minute finds it.
+        await using var server = await WebServer.StartAsync(
+            s =>
+            {
+                s["Pasar:Demo:LiveShow"] = "true";
+                s["Pasar:Demo:LiveShowDelaySeconds"] = "1";
+                s["Pasar:Demo:FlashSaleSeconds"] = "90";
+                s["Pasar:Demo:FlashSaleEverySeconds"] = "100";
+            },
+            environment: "Development");
+        var output = await BrowserScenario.RunAsync(server, "demo", TimeSpan.FromMinutes(4));
+        Assert.Contains("the home page shows the live demo show", output, StringComparison.Ordinal);
+        Assert.Contains("its video plays", output, StringComparison.Ordinal);
+        Assert.Contains("a buyer bought in its flash sale", output, StringComparison.Ordinal);
+    }
 }

@@ -31,7 +31,9 @@ public sealed class WebServer : IAsyncDisposable
 
     public int RtmpPort => Services.GetRequiredService<RtmpEndpoint>().Port;
 
-    public static async Task<WebServer> StartAsync(Action<Dictionary<string, string?>>? configure = null)
+    /// <param name="configure">Changes to the settings below.</param>
+    /// <param name="environment">The host environment; "Development" is what <c>dotnet run</c> gives a newcomer.</param>
+    public static async Task<WebServer> StartAsync(Action<Dictionary<string, string?>>? configure = null, string environment = "Testing")
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "pasar-web-" + Guid.NewGuid().ToString("N")[..10]);
         var settings = new Dictionary<string, string?>
@@ -49,7 +51,7 @@ public sealed class WebServer : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         };
         configure?.Invoke(settings);
-        var app = PasarHost.Build(["--urls=http://127.0.0.1:0", "--environment=Testing"],
+        var app = PasarHost.Build(["--urls=http://127.0.0.1:0", $"--environment={environment}"],
             builder => builder.Configuration.AddInMemoryCollection(settings));
         await app.StartAsync(TestContext.Current.CancellationToken);
         return new WebServer(app, dataDir);

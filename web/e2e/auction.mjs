@@ -2,19 +2,12 @@
 // other in the live room and each sees "outbid" when the other goes higher; at the end the winner's card says
 // so and the order is in their /me, at the winning price.
 
+import { goLive } from './show.mjs';
+
 /** @param {{ newPage: Function, signIn: Function, step: Function, eventually: Function, screenshot: Function, publish: Function, desktop: object, phone: object }} h */
-export async function auction({ newPage, signIn, step, eventually, screenshot, publish, desktop, phone }) {
-  const seller = await newPage(desktop);
-  await seller.goto('/studio');
-  await signIn(seller, 'demo-seller-ayu');
-  await seller.getByLabel('Title').fill('Auction night');
-  await seller.getByRole('button', { name: 'Create show' }).click();
-  const key = await seller.getByTestId('stream-key').inputValue();
-  const rtmp = await seller.getByTestId('rtmp-url').inputValue();
-  publish(rtmp, key, '640x360');
-  await eventually('the show to go live', async () => (await seller.getByTestId('session-status').textContent()) === 'Live', 45000);
-  step('the show is live');
-  const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+export async function auction(h) {
+  const { newPage, signIn, step, eventually, screenshot, desktop, phone } = h;
+  const { seller, sessionUrl } = await goLive(h, { seller: 'demo-seller-ayu', title: 'Auction night' });
 
   const citra = await newPage(desktop);
   await citra.goto(sessionUrl);

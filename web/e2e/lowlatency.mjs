@@ -3,17 +3,13 @@
 // hls.js in low-latency mode for 60 s without stalls, and the "Show latency" toggle shows a number.
 // The latency samples are printed (median), not asserted: they move with the machine's load.
 
+import { createShow } from './show.mjs';
+
 const PLAY_SECONDS = 60;
 
-export default async function lowlatency({ newPage, signIn, step, eventually, publish, phone, desktop }) {
-  const seller = await newPage(desktop);
-  await seller.goto('/studio');
-  await signIn(seller, 'demo-seller-budi');
-  await seller.getByLabel('Title').fill('Low-latency hour');
-  await seller.getByRole('button', { name: 'Create show' }).click();
-  const key = await seller.getByTestId('stream-key').inputValue();
-  const rtmp = await seller.getByTestId('rtmp-url').inputValue();
-  const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+export default async function lowlatency(h) {
+  const { newPage, step, eventually, publish, phone } = h;
+  const { key, rtmp, sessionUrl } = await createShow(h, { seller: 'demo-seller-budi', title: 'Low-latency hour' });
 
   const buyer = await newPage(phone, { mobile: true });
   // Count `waiting` events on the video from the start; the player counts hls.js stall errors in data-stalls.

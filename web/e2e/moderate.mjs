@@ -1,14 +1,12 @@
 // Scenario "moderate" (SPEC §14): a seller appoints a buyer as moderator in the studio; the moderator, in the
 // live room and without the studio, deletes another buyer's message, which disappears for that buyer too.
 
+import { createShow } from './show.mjs';
+
 /** @param {{ newPage: Function, signIn: Function, step: Function, eventually: Function, screenshot: Function, desktop: object, phone: object }} h */
-export async function moderate({ newPage, signIn, step, eventually, screenshot, desktop, phone }) {
-  const seller = await newPage(desktop);
-  await seller.goto('/studio');
-  await signIn(seller, 'demo-seller-ayu');
-  await seller.getByLabel('Title').fill('Moderated batik hour');
-  await seller.getByRole('button', { name: 'Create show' }).click();
-  const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+export async function moderate(h) {
+  const { newPage, signIn, step, eventually, screenshot, desktop, phone } = h;
+  const { seller, sessionUrl } = await createShow(h, { seller: 'demo-seller-ayu', title: 'Moderated batik hour' });
 
   const citra = await newPage(desktop);
   const dimas = await newPage(phone, { mobile: true });

@@ -1,14 +1,12 @@
 // Scenario "react" (SPEC §16): in a live room one buyer taps the heart a few times; another buyer, on a phone,
 // sees the hearts float up and the room's reaction counter rise.
 
+import { createShow } from './show.mjs';
+
 /** @param {{ newPage: Function, signIn: Function, step: Function, eventually: Function, screenshot: Function, desktop: object, phone: object }} h */
-export async function react({ newPage, signIn, step, eventually, screenshot, desktop, phone }) {
-  const seller = await newPage(desktop);
-  await seller.goto('/studio');
-  await signIn(seller, 'demo-seller-ayu');
-  await seller.getByLabel('Title').fill('Hearts for the batik hour');
-  await seller.getByRole('button', { name: 'Create show' }).click();
-  const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+export async function react(h) {
+  const { newPage, signIn, step, eventually, screenshot, desktop, phone } = h;
+  const { sessionUrl } = await createShow(h, { seller: 'demo-seller-ayu', title: 'Hearts for the batik hour' });
 
   const citra = await newPage(desktop);
   const dimas = await newPage(phone, { mobile: true });

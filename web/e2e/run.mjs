@@ -1,5 +1,6 @@
 // Browser scenarios for Pasar's web app, driven with playwright-core and Debian's chromium.
-// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate, lowlatency, dashboard, react, voucher, auction, replay)
+// Usage: node web/e2e/run.mjs <baseUrl> <scenario>   (scenarios: oidc, coins, social, chat, flash, engage, video, remind, moderate,
+//        lowlatency, dashboard, react, voucher, auction, replay, phoneroom, a11y, demo)
 // Env: CHROMIUM (browser path, default /usr/bin/chromium), SCREENSHOTS (folder for screenshots),
 //      RTMP_PORT (the server's RTMP port, for scenarios that publish with ffmpeg), FFMPEG (default ffmpeg).
 // Prints one line per step and "PASS <scenario>" at the end; exits 1 with the reason on a failure.
@@ -16,6 +17,8 @@ import { react } from './react.mjs';
 import { voucher } from './voucher.mjs';
 import { auction } from './auction.mjs';
 import { replay } from './replay.mjs';
+import { createShow, goLive } from './show.mjs';
+import { a11y, demo, phoneRoom } from './phone.mjs';
 
 const [baseUrl, scenario] = process.argv.slice(2);
 if (!baseUrl || !scenario) {
@@ -47,13 +50,15 @@ function step(text) {
 /** Every page a scenario opened, for the screenshots taken when it fails. */
 const openPages = [];
 
-async function newPage(viewport = desktop, { mobile = false } = {}) {
+/** `scale`: the device pixel ratio; `bypassCSP` lets a scenario inject a checker (axe-core) into the page. */
+async function newPage(viewport = desktop, { mobile = false, scale = 1, bypassCSP = false } = {}) {
   const context = await browser.newContext({
     baseURL: baseUrl,
     viewport,
-    deviceScaleFactor: 1,
+    deviceScaleFactor: scale,
     isMobile: mobile,
     hasTouch: mobile,
+    bypassCSP,
     permissions: ['clipboard-read', 'clipboard-write'],
   });
   // Generous: on CI the browser, the server and the server test suite share two cores.
@@ -69,7 +74,8 @@ async function newPage(viewport = desktop, { mobile = false } = {}) {
 }
 
 async function signIn(page, userId) {
-  await page.getByRole('button', { name: 'Sign in', exact: true }).first().click();
+  // The visible one: the phone room hides the site's header (and its Sign in) once it has loaded.
+  await page.getByRole('button', { name: 'Sign in', exact: true }).filter({ visible: true }).first().click();
   await page.locator(`button[data-user="${userId}"]`).click();
   await page.getByTestId('signed-in-as').waitFor({ state: 'attached' });
 }
@@ -157,8 +163,11 @@ function publish(rtmpUrl, key, size = '854x480') {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** What every scenario module gets. */
+const helpers = { baseUrl, newPage, signIn, api, token, step, eventually, screenshot, publish, phone, desktop, shots };
+
 const scenarios = {
-  dashboard: () => dashboard({ newPage, desktop, signIn, api, token, step, eventually, screenshot }),
+  dashboard: () => dashboard(helpers),
   /** With a sign-in provider configured and dev tokens off: no demo sign-in; the provider's code flow with PKCE signs in. */
   async oidc() {
     const page = await newPage(desktop);
@@ -331,12 +340,7 @@ const scenarios = {
 
   /** The seller pins products in the studio; both buyers see the pins change live and can buy from them. */
   async pins() {
-    const seller = await newPage(desktop);
-    await seller.goto('/studio');
-    await signIn(seller, 'demo-seller-ayu');
-    await seller.getByLabel('Title').fill('Pin party');
-    await seller.getByRole('button', { name: 'Create show' }).click();
-    const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+    const { seller, sessionUrl } = await createShow(helpers, { seller: 'demo-seller-ayu', title: 'Pin party' });
     const citra = await newPage(desktop);
     const dimas = await newPage(phone, { mobile: true });
     for (const [page, user] of [[citra, 'demo-buyer-citra'], [dimas, 'demo-buyer-dimas']]) {
@@ -347,6 +351,8 @@ const scenarios = {
     const pin = (title) => seller.locator('#pins li').filter({ hasText: title }).getByRole('button');
     await pin('Songket clutch').click();
     await pin('Batik kebaya top').click();
+    // On the phone the pinned products are in the product bag.
+    await dimas.getByTestId('bag-button').click();
     for (const page of [citra, dimas]) {
       await page.getByTestId('pinned').getByRole('link', { name: 'Songket clutch' }).waitFor();
       await page.getByTestId('pinned').getByRole('link', { name: 'Batik kebaya top' }).waitFor();
@@ -366,17 +372,7 @@ const scenarios = {
 
   /** The seller pins a product and starts a flash sale; both buyers see it; buying drops the count; sold out shows. */
   async flash() {
-    const seller = await newPage(desktop);
-    await seller.goto('/studio');
-    await signIn(seller, 'demo-seller-ayu');
-    await seller.getByLabel('Title').fill('Flash Friday');
-    await seller.getByRole('button', { name: 'Create show' }).click();
-    const key = await seller.getByTestId('stream-key').inputValue();
-    const rtmp = await seller.getByTestId('rtmp-url').inputValue();
-    publish(rtmp, key, '640x360');
-    await eventually('the show to go live', async () => (await seller.getByTestId('session-status').textContent()) === 'Live', 45000);
-    step('the show is live');
-    const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+    const { seller, sessionUrl } = await goLive(helpers, { seller: 'demo-seller-ayu', title: 'Flash Friday' });
 
     const citra = await newPage(desktop);
     const dimas = await newPage(phone, { mobile: true });
@@ -387,7 +383,11 @@ const scenarios = {
 
     const product = (await api('GET', '/api/sellers/demo-seller-ayu/products')).items.find((p) => p.title === 'Songket clutch');
     await seller.locator('#pins li').filter({ hasText: product.title }).getByRole('button', { name: /^Pin/ }).click();
+    // On the phone the pinned products are in the product bag: open it, look, close it.
+    await dimas.getByTestId('bag-button').click();
     for (const page of [citra, dimas]) await page.getByTestId('pinned').getByRole('link', { name: product.title }).waitFor();
+    await dimas.keyboard.press('Escape');
+    await dimas.getByTestId('bag').waitFor({ state: 'detached' });
     step('both buyers see the pinned Songket clutch');
 
     // The studio has other forms with the same labels (vouchers): fill the flash sale's own.
@@ -417,17 +417,7 @@ const scenarios = {
 
   /** A poll two buyers vote in and watch move; a giveaway they enter, drawn and verified in the page. */
   async engage() {
-    const seller = await newPage(desktop);
-    await seller.goto('/studio');
-    await signIn(seller, 'demo-seller-budi');
-    await seller.getByLabel('Title').fill('Poll and prize hour');
-    await seller.getByRole('button', { name: 'Create show' }).click();
-    const key = await seller.getByTestId('stream-key').inputValue();
-    const rtmp = await seller.getByTestId('rtmp-url').inputValue();
-    publish(rtmp, key, '640x360');
-    await eventually('the show to go live', async () => (await seller.getByTestId('session-status').textContent()) === 'Live', 45000);
-    step('the show is live');
-    const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+    const { seller, sessionUrl } = await goLive(helpers, { seller: 'demo-seller-budi', title: 'Poll and prize hour' });
     await api('POST', '/api/admin/coins/adjustments', {
       token: await token('e2e-admin', 'admin'), key: `e2e-fund-${Date.now()}`,
       body: { userId: 'demo-seller-budi', amount: 500, reason: 'giveaway budget' },
@@ -476,17 +466,10 @@ const scenarios = {
 
   /** A seller creates a show in the studio, ffmpeg publishes to it, a buyer's video plays. */
   async video() {
-    const seller = await newPage(desktop);
-    await seller.goto('/studio');
-    await signIn(seller, 'demo-seller-budi');
-    await seller.getByLabel('Title').fill('Gadget hour');
-    await seller.getByRole('button', { name: 'Create show' }).click();
-    const key = await seller.getByTestId('stream-key').inputValue();
-    const rtmp = await seller.getByTestId('rtmp-url').inputValue();
+    const { seller, key, rtmp, sessionUrl } = await createShow(helpers, { seller: 'demo-seller-budi', title: 'Gadget hour' });
     if (!/^rtmp:\/\/[^/]+:\d+\/live$/.test(rtmp) || key.length < 16) throw new Error(`unexpected OBS settings ${rtmp} / ${key.length} characters`);
     step(`the studio shows the server ${rtmp} and a stream key`);
     await screenshot(seller, 'studio-new-show');
-    const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
 
     const buyer = await newPage(phone, { mobile: true });
     await buyer.goto(sessionUrl);
@@ -520,13 +503,16 @@ const scenarios = {
     await screenshot(seller, 'studio-live');
   },
 
-  remind: () => remind({ newPage, signIn, step, api, token, eventually, screenshot, phone, desktop }),
-  moderate: () => moderate({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
-  lowlatency: () => lowlatency({ newPage, signIn, step, eventually, publish, phone, desktop }),
-  react: () => react({ newPage, signIn, step, eventually, screenshot, desktop, phone }),
-  voucher: () => voucher({ newPage, signIn, step, eventually, screenshot, publish, api, desktop }),
-  auction: () => auction({ newPage, signIn, step, eventually, screenshot, publish, desktop, phone }),
-  replay: () => replay({ newPage, signIn, step, eventually, screenshot, publish, api, token, desktop, phone }),
+  remind: () => remind(helpers),
+  moderate: () => moderate(helpers),
+  lowlatency: () => lowlatency(helpers),
+  react: () => react(helpers),
+  voucher: () => voucher(helpers),
+  auction: () => auction(helpers),
+  replay: () => replay(helpers),
+  phoneroom: () => phoneRoom(helpers),
+  a11y: () => a11y(helpers),
+  demo: () => demo(helpers),
 };
 
 // ---------------------------------------------------------------------------------------------------------

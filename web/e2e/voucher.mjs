@@ -1,19 +1,12 @@
 // Scenario "voucher" (SPEC §15): a seller on air drops a voucher in the studio; a buyer claims it in the live
 // room, sees the remaining count drop, and spends it at checkout on the seller's product; the studio counts both.
 
+import { goLive } from './show.mjs';
+
 /** @param {{ newPage: Function, signIn: Function, step: Function, eventually: Function, screenshot: Function, publish: Function, api: Function, desktop: object }} h */
-export async function voucher({ newPage, signIn, step, eventually, screenshot, publish, api, desktop }) {
-  const seller = await newPage(desktop);
-  await seller.goto('/studio');
-  await signIn(seller, 'demo-seller-ayu');
-  await seller.getByLabel('Title').fill('Voucher hour');
-  await seller.getByRole('button', { name: 'Create show' }).click();
-  const key = await seller.getByTestId('stream-key').inputValue();
-  const rtmp = await seller.getByTestId('rtmp-url').inputValue();
-  publish(rtmp, key, '640x360');
-  await eventually('the show to go live', async () => (await seller.getByTestId('session-status').textContent()) === 'Live', 45000);
-  step('the show is live');
-  const sessionUrl = await seller.getByRole('link', { name: 'Open the live room' }).getAttribute('href');
+export async function voucher(h) {
+  const { newPage, signIn, step, eventually, screenshot, api, desktop } = h;
+  const { seller, sessionUrl } = await goLive(h, { seller: 'demo-seller-ayu', title: 'Voucher hour' });
 
   const citra = await newPage(desktop);
   await citra.goto(sessionUrl);

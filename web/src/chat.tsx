@@ -14,7 +14,13 @@ const hubNotes: Record<string, string> = {
   offline: 'Chat is offline. Reload the page to reconnect.',
 };
 
-export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sessionId: string; moderator: boolean }) {
+/**
+ * The room's chat. `overlay` is the phone room's: the last messages float over the video's lower part, fading out
+ * at the top; tapping them (or "Full chat") opens the whole chat as a sheet. The input stays at the bottom.
+ */
+export function ChatPanel({ room, sessionId, moderator, overlay = false }: { room: LiveRoom; sessionId: string; moderator: boolean; overlay?: boolean }) {
+  const [open, setOpen] = useState(false);
+  const folded = overlay && !open;
   const user = useUser();
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -25,8 +31,8 @@ export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sess
 
   useEffect(() => {
     const el = list.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [room.chat.length]);
+    if (el && (stick.current || folded)) el.scrollTop = el.scrollHeight;
+  }, [room.chat.length, folded]);
 
   async function send(e: Event) {
     e.preventDefault();
@@ -66,9 +72,14 @@ export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sess
   }
 
   return (
-    <section class="chat card" aria-labelledby="chat-title">
+    <section class={`chat card${overlay ? ' chat-overlay' : ''}${open && overlay ? ' open' : ''}`} aria-labelledby="chat-title">
       <div class="card-head">
-        <h2 id="chat-title">Chat</h2>
+        <h2 id="chat-title" class={folded ? 'sr-only' : undefined}>Chat</h2>
+        {overlay && (
+          <button type="button" class="small chat-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
+            {open ? 'Close chat' : 'Full chat'}
+          </button>
+        )}
         {room.hub !== 'connected' && <span class="muted small">{hubNotes[room.hub]}</span>}
       </div>
       <ol
@@ -79,6 +90,7 @@ export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sess
         aria-relevant="additions"
         tabIndex={0}
         aria-label="Chat messages"
+        onClick={folded ? () => setOpen(true) : undefined}
         onScroll={(e) => {
           const el = e.currentTarget;
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
@@ -92,7 +104,7 @@ export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sess
             {m.role === 'moderator' && <span class="badge mod" data-testid="moderator-badge">Mod</span>}{' '}
             <span class="chat-text">{m.text}</span>
             <time class="muted small" dateTime={m.sentAt}> {clock(m.sentAt)}</time>
-            {moderator && m.userId !== user?.id && (
+            {moderator && !folded && m.userId !== user?.id && (
               <span class="mod">
                 <button type="button" class="link small" onClick={() => remove(m.id)}>
                   Delete<span class="sr-only"> message from {m.userName}</span>
@@ -102,7 +114,7 @@ export function ChatPanel({ room, sessionId, moderator }: { room: LiveRoom; sess
                 </button>
               </span>
             )}
-            {moderator && m.userId === user?.id && (
+            {moderator && !folded && m.userId === user?.id && (
               <button type="button" class="link small mod" onClick={() => remove(m.id)}>
                 Delete<span class="sr-only"> my message</span>
               </button>

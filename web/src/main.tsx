@@ -1,5 +1,5 @@
 import { render, type ComponentType } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, errorText, post } from './api';
 import { authConfig, demoUsers, onOpenSignIn, openSignIn, session, useUser, type AuthConfig, type User } from './auth';
 import { interceptLinks, navigate, useLocation } from './router';
@@ -223,6 +223,11 @@ function App() {
     return () => {
       live = false;
     };
+  }, [r.page]);
+
+  // Before the first paint: on a phone the live room hides the site's header from its first frame (styles.css).
+  useLayoutEffect(() => {
+    document.body.dataset.page = r.page;
   }, [r.page]);
 
   useEffect(() => {

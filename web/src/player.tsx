@@ -62,7 +62,19 @@ function nativeDate(el: HTMLVideoElement): Date | null {
   return start && !Number.isNaN(start.getTime()) ? new Date(start.getTime() + el.currentTime * 1000) : null;
 }
 
-export function Player({ src, live }: { src: string; live: boolean }) {
+/**
+ * How a full-screen video fills its box: `cover` when the video's shape is close to the box's (a 9:16 show on a
+ * portrait phone fills it with no bars, cutting a sliver at most), `contain` when they differ strongly (a 16:9
+ * show on a portrait phone keeps its whole picture, with bars), so nothing important is cut off.
+ */
+export function fitFor(videoWidth: number, videoHeight: number, boxWidth: number, boxHeight: number): 'cover' | 'contain' {
+  if (!videoWidth || !videoHeight || !boxWidth || !boxHeight) return 'cover';
+  const ratio = videoWidth / videoHeight / (boxWidth / boxHeight);
+  return ratio > 0.7 && ratio < 1.45 ? 'cover' : 'contain';
+}
+
+/** `immersive`: the phone room's full-screen video (no native controls; the room's overlays sit on it). */
+export function Player({ src, live, immersive = false }: { src: string; live: boolean; immersive?: boolean }) {
   const video = useRef<HTMLVideoElement>(null);
   const hlsRef = useRef<Hls | null>(null);
   const [levels, setLevels] = useState<Level[]>([]);
@@ -165,6 +177,21 @@ export function Player({ src, live }: { src: string; live: boolean }) {
     return () => clearInterval(tick);
   }, [showLatency]);
 
+  const [fit, setFit] = useState<'cover' | 'contain'>('cover');
+  useEffect(() => {
+    const el = video.current!;
+    const update = () => setFit(fitFor(el.videoWidth, el.videoHeight, el.clientWidth, el.clientHeight));
+    el.addEventListener('resize', update);
+    el.addEventListener('loadedmetadata', update);
+    window.addEventListener('resize', update);
+    update();
+    return () => {
+      el.removeEventListener('resize', update);
+      el.removeEventListener('loadedmetadata', update);
+      window.removeEventListener('resize', update);
+    };
+  }, [immersive]);
+
   function choose(index: number) {
     setLevel(index);
     if (hlsRef.current) hlsRef.current.currentLevel = index;
@@ -173,14 +200,14 @@ export function Player({ src, live }: { src: string; live: boolean }) {
   const name = (l: Level) => (l.height ? `${l.height}p` : `${Math.round(l.bitrate / 1000)} kbps`);
   return (
     <div class="player">
-      <video ref={video} muted={muted} autoplay playsInline controls aria-label="Live video" data-testid="video" />
+      <video ref={video} muted={muted} autoplay playsInline controls={!immersive} aria-label="Live video" data-testid="video" data-fit={fit} />
       <div class="player-bar">
         <button type="button" class="ghost small on-dark" onClick={() => setMuted(!muted)} aria-pressed={!muted}>
           {muted ? 'Unmute' : 'Mute'}
         </button>
         {levels.length > 1 && (
           <label class="quality small">
-            Quality{' '}
+            <span class="bar-label">Quality</span>{' '}
             <select value={String(level)} onChange={(e) => choose(Number((e.target as HTMLSelectElement).value))}>
               <option value="-1">Auto{level === -1 && playing >= 0 && levels[playing] ? ` (${name(levels[playing])})` : ''}</option>
               {levels.map((l, i) => (
@@ -193,7 +220,8 @@ export function Player({ src, live }: { src: string; live: boolean }) {
         )}
         {live && (
           <label class="small on-dark">
-            <input type="checkbox" checked={showLatency} onChange={(e) => setShowLatency((e.target as HTMLInputElement).checked)} /> Show latency
+            <input type="checkbox" checked={showLatency} onChange={(e) => setShowLatency((e.target as HTMLInputElement).checked)} />{' '}
+            <span class="bar-label">Show </span>latency
           </label>
         )}
         {showLatency && (

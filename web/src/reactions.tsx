@@ -30,8 +30,11 @@ function reducedMotion(): boolean {
   return typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
 }
 
-/** The reaction buttons and floating reactions; `hub` is the room's connection once joined, else null. */
-export function Reactions({ hub, sessionId }: { hub: HubConnection | null; sessionId: string }) {
+/**
+ * The reaction buttons and floating reactions; `hub` is the room's connection once joined, else null. `compact`
+ * is the phone room's: one heart button over the video's right edge, the hearts floating up above it.
+ */
+export function Reactions({ hub, sessionId, compact = false }: { hub: HubConnection | null; sessionId: string; compact?: boolean }) {
   const user = useUser();
   const [total, setTotal] = useState(0);
   const [floating, setFloating] = useState<Floater[]>([]);
@@ -69,7 +72,7 @@ export function Reactions({ hub, sessionId }: { hub: HubConnection | null; sessi
   };
 
   return (
-    <div class="reactions" data-testid="reactions">
+    <div class={`reactions${compact ? ' compact' : ''}`} data-testid="reactions">
       <div class="reaction-floats" aria-hidden="true">
         {floating.map((f) => (
           <span key={f.id} class="reaction-float" data-testid="reaction-float" style={{ left: `${f.left}%` }}>
@@ -78,13 +81,14 @@ export function Reactions({ hub, sessionId }: { hub: HubConnection | null; sessi
         ))}
       </div>
       <div class="row reaction-buttons" role="group" aria-label="Reactions">
-        {kinds.map((k) => (
+        {(compact ? kinds.slice(0, 1) : kinds).map((k) => (
           <button key={k.kind} type="button" class="ghost reaction" aria-label={k.label} disabled={!hub} onClick={() => send(k.kind)}>
             {k.emoji}
           </button>
         ))}
         <span class="muted small" data-testid="reaction-count" aria-live="off">
-          {count(total)} reactions
+          {count(total)}
+          <span class={compact ? 'sr-only' : undefined}> reactions</span>
         </span>
       </div>
     </div>

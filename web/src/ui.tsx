@@ -244,3 +244,20 @@ export function SignInPrompt({ to }: { to: string }) {
     </div>
   );
 }
+
+/** Whether a media query matches, following changes (a phone turned, a window resized). */
+export function useMedia(query: string): boolean {
+  const [matches, setMatches] = useState(() => typeof matchMedia === 'function' && matchMedia(query).matches);
+  useEffect(() => {
+    if (typeof matchMedia !== 'function') return undefined;
+    const mq = matchMedia(query);
+    const changed = () => setMatches(mq.matches);
+    changed();
+    mq.addEventListener('change', changed);
+    return () => mq.removeEventListener('change', changed);
+  }, [query]);
+  return matches;
+}
+
+/** Where the live room is the phone's full-screen room: below 700 px wide, or a phone on its side (ADR 0022). */
+export const phoneQuery = '(max-width: 699.98px), (max-height: 500px) and (orientation: landscape)';

@@ -1,5 +1,5 @@
-import { useRef, useState } from 'preact/hooks';
-import { ApiError, newIdempotencyKey, post, type FlashSale, type Order, type Pin } from '../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, newIdempotencyKey, post, type FlashSale, type Order, type Page, type Pin, type Product } from '../api';
 import { openSignIn, useUser } from '../auth';
 import { ChatPanel } from '../chat';
 import { GiveawayCard, PollCard } from '../engage';
@@ -7,8 +7,8 @@ import { VoucherCard } from '../vouchers';
 import { AuctionCard } from '../auctions';
 import { ModeratorTools, useModerator } from '../moderation';
 import { count, countdown, money } from '../format';
-import { useLiveRoom } from '../room';
-import { ErrorNote, Loading, Price, SellerName, Thumb, productOf, toast, useAsync, useNow } from '../ui';
+import { useLiveRoom, type LiveRoom } from '../room';
+import { ErrorNote, Loading, Price, SellerName, Thumb, phoneQuery, productOf, toast, useAsync, useMedia, useNow } from '../ui';
 import { FollowButton } from './Product';
 import { NotifyMe, ShowNotices, startsAt } from '../upcoming';
 import { Player } from '../player';
@@ -63,7 +63,8 @@ function FlashSaleCard({ sale }: { sale: FlashSale }) {
     <section class={`flash card ${soldOut ? 'sold-out' : ''}`} aria-labelledby="flash-title" data-testid="flash-sale">
       <div class="card-head">
         <h2 id="flash-title">⚡ Flash sale</h2>
-        <span class="countdown" aria-label="Time left">
+        <span class="countdown">
+          <span class="sr-only">Time left: </span>
           {soldOut ? 'Sold out' : over ? 'Ended' : countdown(ends - now)}
         </span>
       </div>
@@ -98,14 +99,21 @@ function FlashSaleCard({ sale }: { sale: FlashSale }) {
   );
 }
 
-function Pinned({ pinned, lowStock, onProductClick }: { pinned: Pin[]; lowStock: Record<string, number>; onProductClick: (productId: string) => void }) {
+/** One product with its price and a "Buy" that places a real order (pinned products and the show's products alike). */
+interface ShopItem {
+  productId: string;
+  title: string;
+  priceMinor: number;
+  currency: string;
+  imageUrl: string | null;
+}
+
+function ProductList({ items, lowStock, onProductClick, testId }: { items: ShopItem[]; lowStock: Record<string, number>; onProductClick: (productId: string) => void; testId: string }) {
   const { buy, busy, error } = useBuy();
-  if (pinned.length === 0) return null;
   return (
-    <section class="pinned card" aria-labelledby="pinned-title">
-      <h2 id="pinned-title">Pinned by the seller</h2>
-      <ul class="pinned-list" data-testid="pinned">
-        {[...pinned].reverse().map((p) => (
+    <>
+      <ul class="pinned-list" data-testid={testId}>
+        {items.map((p) => (
           <li key={p.productId}>
             <Thumb product={p} size="sm" />
             <span class="grow">
@@ -116,14 +124,97 @@ function Pinned({ pinned, lowStock, onProductClick }: { pinned: Pin[]; lowStock:
               )}
             </span>
             <button type="button" class="small" disabled={busy !== null}
-              onClick={() => { onProductClick(p.productId); buy(`pin:${p.productId}`, '/api/orders', { productId: p.productId, quantity: 1 }); }}>
+              onClick={() => { onProductClick(p.productId); buy(`${testId}:${p.productId}`, '/api/orders', { productId: p.productId, quantity: 1 }); }}>
               Buy<span class="sr-only"> {p.title}</span>
             </button>
           </li>
         ))}
       </ul>
       <ErrorNote error={error} />
+    </>
+  );
+}
+
+function Pinned({ pinned, lowStock, onProductClick }: { pinned: Pin[]; lowStock: Record<string, number>; onProductClick: (productId: string) => void }) {
+  if (pinned.length === 0) return null;
+  return (
+    <section class="pinned card" aria-labelledby="pinned-title">
+      <h2 id="pinned-title">Pinned by the seller</h2>
+      <ProductList items={[...pinned].reverse()} lowStock={lowStock} onProductClick={onProductClick} testId="pinned" />
     </section>
+  );
+}
+
+export function BagIcon() {
+  return (
+    <svg class="icon" viewBox="0 0 24 24" width="26" height="26" aria-hidden="true">
+      <path d="M7 8V7a5 5 0 0 1 10 0v1h3l-1 13H5L4 8h3zm2 0h6V7a3 3 0 0 0-6 0v1z" fill="currentColor" />
+    </svg>
+  );
+}
+
+/** The product bag of the phone room: a bottom sheet with the pinned products and the rest of the show's. */
+function Bag({ sellerId, pinned, lowStock, onProductClick, onClose }: { sellerId: string; pinned: Pin[]; lowStock: Record<string, number>; onProductClick: (productId: string) => void; onClose: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const products = useAsync((signal) => get<Page<Product>>(`/api/sellers/${encodeURIComponent(sellerId)}/products?limit=50`, signal), [sellerId]);
+  useEffect(() => {
+    dialog.current?.showModal();
+  }, []);
+  const pinnedIds = new Set(pinned.map((p) => p.productId));
+  const rest: ShopItem[] = (products.data?.items ?? [])
+    .filter((p) => !pinnedIds.has(p.id) && p.stock > 0)
+    .map((p) => ({ productId: p.id, title: p.title, priceMinor: p.priceMinor, currency: p.currency, imageUrl: p.imageUrl }));
+  return (
+    <dialog ref={dialog} class="sheet bag" aria-labelledby="bag-title" data-testid="bag" onClose={onClose}
+      onClick={(e) => e.target === dialog.current && dialog.current?.close()}>
+      <div class="sheet-body">
+        <div class="card-head">
+          <h2 id="bag-title">Shop this show</h2>
+          <button type="button" class="ghost small" onClick={() => dialog.current?.close()}>Close<span class="sr-only"> the product bag</span></button>
+        </div>
+        {pinned.length > 0 && (
+          <>
+            <h3 class="small muted">Pinned by the seller</h3>
+            <ProductList items={[...pinned].reverse()} lowStock={lowStock} onProductClick={onProductClick} testId="pinned" />
+          </>
+        )}
+        <h3 class="small muted">All products</h3>
+        {products.loading && !products.data && <Loading what="the products" />}
+        <ErrorNote error={products.error} />
+        {products.data && rest.length === 0 && <p class="muted small">Nothing else in this show.</p>}
+        {rest.length > 0 && <ProductList items={rest} lowStock={lowStock} onProductClick={onProductClick} testId="bag-products" />}
+      </div>
+    </dialog>
+  );
+}
+
+/**
+ * The deal cards. On a phone they sit low over the video (above the chat, or on the right in landscape), never on
+ * the seller's face, and fold into one "Deals" chip; a new deal unfolds them again.
+ */
+function Deals({ room, phone }: { room: LiveRoom; phone: boolean }) {
+  const ids = [room.flashSale?.id, ...room.vouchers.map((v) => v.id), room.auction?.id, room.poll?.id, room.giveaway?.id].filter(Boolean) as string[];
+  const [folded, setFolded] = useState<string | null>(null);
+  const key = ids.join(',');
+  if (ids.length === 0) return null;
+  const isFolded = phone && folded === key;
+  return (
+    <div class={`deals${isFolded ? ' folded' : ''}`} data-testid="deals">
+      {phone && (
+        <button type="button" class="small deals-toggle" aria-expanded={!isFolded} onClick={() => setFolded(isFolded ? null : key)}>
+          {isFolded ? `Deals (${ids.length})` : 'Hide deals'}
+        </button>
+      )}
+      {!isFolded && (
+        <div class="deal-cards">
+          {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
+          {room.vouchers.map((v) => <VoucherCard key={v.id} voucher={v} />)}
+          {room.auction && <AuctionCard auction={room.auction} />}
+          {room.poll && <PollCard poll={room.poll} />}
+          {room.giveaway && <GiveawayCard giveaway={room.giveaway} />}
+        </div>
+      )}
+    </div>
   );
 }
 
@@ -147,6 +238,9 @@ export default function LiveRoom({ id }: { id?: string }) {
   const user = useUser();
   const room = useLiveRoom(sessionId, { onPurchase: (e) => toast(purchaseText(e), 'purchase') });
   const appointed = useModerator(sessionId, room);
+  const phone = useMedia(phoneQuery);
+  const [bagOpen, setBagOpen] = useState(false);
+  useVisualViewportHeight(phone);
   const s = room.session;
 
   if (room.sessionError) {
@@ -163,61 +257,103 @@ export default function LiveRoom({ id }: { id?: string }) {
   const owner = user !== null && user.id === s.sellerId;
   const moderator = user !== null && (owner || user.role === 'admin' || appointed);
   const src = s.status === 'ended' ? s.replayUrl : s.playbackUrl;
+  const hub = room.hub === 'connected' ? room.hubRef.current : null;
+  // One tree for both layouts (CSS places it), so turning a phone or resizing a window never restarts the video.
   return (
-    <main id="main" class="page live-room">
+    <main id="main" class={`page live-room${phone ? ' phone-room' : ''}`} data-layout={phone ? 'phone' : 'desktop'}>
       <div class="stage">
         <div class="stage-head">
-          <h1 class="clip">{s.title}</h1>
+          {phone && (
+            <a href="/" class="back" aria-label="Back to the home page">
+              <span aria-hidden="true">‹</span>
+            </a>
+          )}
+          <div class="grow">
+            <h1 class="clip">{s.title}</h1>
+            {phone && <span class="small clip"><SellerName id={s.sellerId} /></span>}
+          </div>
           <span class="row small">
             {s.status === 'live' && <span class="badge live">LIVE</span>}
-            <span data-testid="viewers" aria-label={`${room.viewers.current} watching`}>
-              <EyeIcon /> {count(room.viewers.current)} watching
+            <span class="viewers" data-testid="viewers">
+              <EyeIcon /> {count(room.viewers.current)}
+              <span class={phone ? 'sr-only' : undefined}> watching</span>
             </span>
           </span>
+          {phone && <FollowButton sellerId={s.sellerId} compact />}
+          {phone && !user && (
+            <button type="button" class="small" onClick={openSignIn}>Sign in</button>
+          )}
         </div>
-        {s.status === 'created' && (
-          <div class="player placeholder" role="status">
-            <p>
-              <SellerName id={s.sellerId} /> has not started yet. The video starts here when they go live.
-            </p>
-          </div>
-        )}
-        {s.status === 'scheduled' && (
-          <div class="player placeholder" role="status">
-            <p>
-              <SellerName id={s.sellerId} /> goes live {s.scheduledAt ? <time dateTime={s.scheduledAt}>{startsAt(s.scheduledAt)}</time> : 'soon'}.
-            </p>
-            <NotifyMe session={s} />
-          </div>
-        )}
-        {s.status === 'cancelled' && (
-          <div class="player placeholder" role="status">
-            <p>This show was cancelled.</p>
-          </div>
-        )}
-        <ShowNotices hub={room.hub === 'connected' ? room.hubRef.current : null} />
-        {s.status !== 'created' && s.status !== 'scheduled' && s.status !== 'cancelled' && src && <Player src={src} live={s.status === 'live'} />}
-        {(s.status === 'live' || s.status === 'created') && <Reactions hub={room.hub === 'connected' ? room.hubRef.current : null} sessionId={sessionId} />}
-        {s.status === 'ended' && !src && (
-          <div class="player placeholder" role="status">
-            <p>This live show has ended{s.endedAt ? '' : ''}. No replay is available.</p>
-          </div>
-        )}
+        <div class="screen">
+          {s.status === 'created' && (
+            <div class="player placeholder" role="status">
+              <p>
+                <SellerName id={s.sellerId} /> has not started yet. The video starts here when they go live.
+              </p>
+            </div>
+          )}
+          {s.status === 'scheduled' && (
+            <div class="player placeholder" role="status">
+              <p>
+                <SellerName id={s.sellerId} /> goes live {s.scheduledAt ? <time dateTime={s.scheduledAt}>{startsAt(s.scheduledAt)}</time> : 'soon'}.
+              </p>
+              <NotifyMe session={s} />
+            </div>
+          )}
+          {s.status === 'cancelled' && (
+            <div class="player placeholder" role="status">
+              <p>This show was cancelled.</p>
+            </div>
+          )}
+          {s.status !== 'created' && s.status !== 'scheduled' && s.status !== 'cancelled' && src && <Player src={src} live={s.status === 'live'} immersive={phone} />}
+          {s.status === 'ended' && !src && (
+            <div class="player placeholder" role="status">
+              <p>This live show has ended. No replay is available.</p>
+            </div>
+          )}
+          {phone && (
+            <button type="button" class="bag-button" aria-label={`Products in this show${room.pinned.length ? `, ${room.pinned.length} pinned` : ''}`}
+              aria-haspopup="dialog" data-testid="bag-button" onClick={() => setBagOpen(true)}>
+              <BagIcon />
+              {room.pinned.length > 0 && <span class="bag-count" aria-hidden="true">{room.pinned.length}</span>}
+            </button>
+          )}
+          {(s.status === 'live' || s.status === 'created') && <Reactions hub={hub} sessionId={sessionId} compact={phone} />}
+        </div>
+        <ShowNotices hub={hub} />
         {s.status === 'ended' && src && (
-          <p class="muted small">
+          <p class="muted small replay-note">
             The show has ended: you are watching the replay. <a href={`/replay/${encodeURIComponent(s.id)}`} data-testid="shop-replay">Shop the replay</a>
           </p>
         )}
-        {room.flashSale && <FlashSaleCard sale={room.flashSale} />}
-        {room.vouchers.map((v) => <VoucherCard key={v.id} voucher={v} />)}
-        {room.auction && <AuctionCard auction={room.auction} />}
-        {room.poll && <PollCard poll={room.poll} />}
-        {room.giveaway && <GiveawayCard giveaway={room.giveaway} />}
-        <Pinned pinned={room.pinned} lowStock={room.lowStock} onProductClick={room.productClicked} />
-        <FollowButton sellerId={s.sellerId} />
+        <Deals room={room} phone={phone} />
+        {!phone && <Pinned pinned={room.pinned} lowStock={room.lowStock} onProductClick={room.productClicked} />}
+        {!phone && <FollowButton sellerId={s.sellerId} />}
         {appointed && !owner && s.status !== 'ended' && <ModeratorTools session={s} poll={room.poll} />}
       </div>
-      <ChatPanel room={room} sessionId={sessionId} moderator={moderator} />
+      <ChatPanel room={room} sessionId={sessionId} moderator={moderator} overlay={phone} />
+      {phone && bagOpen && (
+        <Bag sellerId={s.sellerId} pinned={room.pinned} lowStock={room.lowStock} onProductClick={room.productClicked} onClose={() => setBagOpen(false)} />
+      )}
     </main>
   );
+}
+
+/**
+ * Keeps --room-height at the visual viewport's height on a phone, so the chat input stays on screen above the
+ * keyboard even where the browser resizes only the visual viewport (100dvh and interactive-widget cover the rest).
+ */
+function useVisualViewportHeight(on: boolean) {
+  useEffect(() => {
+    const vv = window.visualViewport;
+    const root = document.documentElement;
+    if (!on || !vv) return undefined;
+    const update = () => root.style.setProperty('--room-height', `${Math.round(vv.height)}px`);
+    update();
+    vv.addEventListener('resize', update);
+    return () => {
+      vv.removeEventListener('resize', update);
+      root.style.removeProperty('--room-height');
+    };
+  }, [on]);
 }

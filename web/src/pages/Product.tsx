@@ -11,7 +11,8 @@ import { CopyField, ErrorNote, Loading, Price, Thumb, forgetSeller, toast, useAs
 import { VoucherPicker } from '../vouchers';
 
 /** Follow / unfollow a seller, with the exact follower count from the server. */
-export function FollowButton({ sellerId }: { sellerId: string }) {
+/** The seller box with its follow button; `compact` is the button alone (over the phone room's video). */
+export function FollowButton({ sellerId, compact = false }: { sellerId: string; compact?: boolean }) {
   const user = useUser();
   const seller = useAsync((signal) => get<Seller>(`/api/sellers/${encodeURIComponent(sellerId)}`, signal), [sellerId]);
   const following = useAsync(
@@ -43,6 +44,15 @@ export function FollowButton({ sellerId }: { sellerId: string }) {
   }
 
   const isSelf = user?.id === sellerId;
+  if (compact) {
+    if (isSelf) return null;
+    return (
+      <button type="button" class={`small follow${following.data ? ' ghost on-dark' : ''}`} aria-pressed={!!following.data} disabled={busy || following.loading}
+        onClick={toggle} title={error ? errorText(error) : undefined}>
+        {following.data ? 'Following' : 'Follow'}
+      </button>
+    );
+  }
   return (
     <div class="seller-box">
       <span class="avatar" aria-hidden="true">{(seller.data?.name ?? '?').slice(0, 1)}</span>
