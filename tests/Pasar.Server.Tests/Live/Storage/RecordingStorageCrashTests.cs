@@ -30,6 +30,7 @@ public sealed partial class RecordingStorageTests
         settings["Pasar:Live:Ladder"] = ladder;
         settings["Pasar:Live:ReconnectGraceSeconds"] = "300";
         settings["Logging:LogLevel:Pasar.Server.Live"] = "Information";
+        // 640x480: a 360p rung is below the source, so the ladder transcodes it (a rung not below the source is left out).
         var rtmpPort = LocalServers.FreePort();
         settings["Pasar:Rtmp:Port"] = rtmpPort.ToString(CultureInfo.InvariantCulture);
         var port = LocalServers.FreePort();
@@ -47,7 +48,7 @@ public sealed partial class RecordingStorageTests
                 id = created.GetProperty("id").GetString()!;
                 key = created.GetProperty("streamKey").GetString()!;
                 var published = Stopwatch.StartNew();
-                await using var publisher = Ffmpeg.Publish(rtmpPort, key, seconds: 120, size: "640x360");
+                await using var publisher = Ffmpeg.Publish(rtmpPort, key, seconds: 120, size: "640x480");
                 var dir = Path.Combine(folder, id, rendition);
                 await WithOutputAsync(server, () => PasarApp.EventuallyAsync(
                     async () => (await KeysAsync(s3, bucket, $"live/{id}/{rendition}/")).Count(k => !k.EndsWith(".mp4", StringComparison.Ordinal)) >= 3,
@@ -71,7 +72,7 @@ public sealed partial class RecordingStorageTests
                 using var seller = server.NewClient(await server.TokenAsync("seller-crash", "seller"));
                 Assert.Equal("live", await seller.StatusAsync(id));
                 const double secondSeconds = 12;
-                await using (var publisher = Ffmpeg.Publish(rtmpPort, key, seconds: secondSeconds, size: "640x360"))
+                await using (var publisher = Ffmpeg.Publish(rtmpPort, key, seconds: secondSeconds, size: "640x480"))
                 {
                     var (exit, output) = await publisher.WaitAsync(TimeSpan.FromSeconds(90));
                     Assert.True(exit == 0, output);

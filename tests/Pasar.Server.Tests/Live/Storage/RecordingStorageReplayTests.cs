@@ -21,7 +21,7 @@ public sealed partial class RecordingStorageTests
         });
         using var seller = await app.ClientAsAsync("seller-late", "seller");
         var (id, key) = await seller.CreateSessionAsync("Ended in an outage");
-        await using (var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 8, size: "640x360"))
+        await using (var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 8, size: "640x480"))
         {
             var (exit, output) = await publisher.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.True(exit == 0, output);
@@ -76,7 +76,7 @@ public sealed partial class RecordingStorageTests
             settings ??= new(app.Settings);
             using var seller = await app.ClientAsAsync("seller-move", "seller");
             var (id, key) = await seller.CreateSessionAsync("Recorded on disk");
-            await using (var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 6, size: "640x360"))
+            await using (var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 6, size: "640x480"))
             {
                 var (exit, output) = await publisher.WaitAsync(TimeSpan.FromSeconds(60));
                 Assert.True(exit == 0, output);
