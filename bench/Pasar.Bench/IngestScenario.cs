@@ -212,18 +212,24 @@ public static class IngestScenario
         }
         finally
         {
-            foreach (var publisher in publishers)
-            {
-                try
-                {
-                    publisher.Kill();
-                }
-                catch (InvalidOperationException)
-                {
-                }
+            StopPublishers(publishers);
+        }
+    }
 
-                publisher.Dispose();
+    /// <summary>Kills and disposes publishers (some may have exited already).</summary>
+    internal static void StopPublishers(IEnumerable<Process> publishers)
+    {
+        foreach (var publisher in publishers)
+        {
+            try
+            {
+                publisher.Kill();
             }
+            catch (InvalidOperationException)
+            {
+            }
+
+            publisher.Dispose();
         }
     }
 

@@ -82,7 +82,7 @@ public static class UploadScenario
             await Task.Delay(duration);
             foreach (var publisher in publishers)
             {
-                publisher.Kill();
+                publisher.Kill(); // the show stops here; segments completed so far still count
             }
 
             // What completed before the publishers stopped gets a little time to arrive; the lag is still measured.
@@ -98,18 +98,7 @@ public static class UploadScenario
         }
         finally
         {
-            foreach (var publisher in publishers)
-            {
-                try
-                {
-                    publisher.Kill();
-                }
-                catch (InvalidOperationException)
-                {
-                }
-
-                publisher.Dispose();
-            }
+            IngestScenario.StopPublishers(publishers);
         }
 
         var seconds = duration.TotalSeconds;

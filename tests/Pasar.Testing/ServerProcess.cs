@@ -58,24 +58,8 @@ public sealed class ServerProcess : IAsyncDisposable
     /// Runs one of the server's commands (for example <c>storage upload-replays</c>) to its end, as an operator runs
     /// it on a node: the same assembly, settings in the environment. Returns its exit code and everything it printed.
     /// </summary>
-    public static async Task<(int ExitCode, string Output)> RunCommandAsync(IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> args, TimeSpan timeout)
-    {
-        using var process = Process.Start(StartInfo(settings, args, new Dictionary<string, string?>()))!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"Pasar.Server {string.Join(' ', args)} did not finish within {timeout}: {await stdout}{await stderr}");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    public static Task<(int ExitCode, string Output)> RunCommandAsync(IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> args, TimeSpan timeout) =>
+        LocalServers.RunAsync(StartInfo(settings, args, new Dictionary<string, string?>()), timeout);
 
     private static async Task<ServerProcess> StartAsync(
         IReadOnlyDictionary<string, string?> settings, Uri baseAddress, IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment)
