@@ -89,7 +89,7 @@ if (scenario == "upload")
 {
     // Recording uploads into a real Swift: throughput and lag behind live, 1 and 3 shows with the full ladder.
     await UploadScenario.RunAsync(duration, [.. Option("shows", "1,3").Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))],
-        Option("ladder", "480p30,360p30"));
+        Option("ladder", "480p30,360p30"), TimeSpan.FromSeconds(double.Parse(Option("outage", "0"), System.Globalization.CultureInfo.InvariantCulture)));
     return;
 }
 

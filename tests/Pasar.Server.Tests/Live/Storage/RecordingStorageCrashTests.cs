@@ -149,10 +149,22 @@ public sealed partial class RecordingStorageTests
         }
     }
 
-    private static HashSet<string> Segments(string dir) =>
-        Directory.Exists(dir)
-            ? [.. Directory.EnumerateFiles(dir).Select(f => Path.GetFileName(f)).Where(f => f.EndsWith(".ts", StringComparison.Ordinal) || (f.EndsWith(".m4s", StringComparison.Ordinal) && f.Length == 11))]
+    /// <summary>
+    /// The completed segments of a rendition on the node's disk: for ffmpeg's MPEG-TS, those its recording lists (the
+    /// file being written is on disk too, and a kill loses it); for CMAF, every segment file (each is renamed into place whole).
+    /// </summary>
+    private static HashSet<string> Segments(string dir)
+    {
+        var recording = Path.Combine(dir, "recording.m3u8");
+        if (File.Exists(recording))
+        {
+            return [.. File.ReadLines(recording).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))];
+        }
+
+        return Directory.Exists(dir)
+            ? [.. Directory.EnumerateFiles(dir).Select(f => Path.GetFileName(f)).Where(f => f.EndsWith(".m4s", StringComparison.Ordinal) && f.Length == 11)]
             : [];
+    }
 
     private static double Seconds(IEnumerable<string> lines) =>
         lines.Where(l => l.StartsWith("#EXTINF:", StringComparison.Ordinal)).Sum(l => double.Parse(l[8..l.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture));
