@@ -135,6 +135,73 @@ public sealed partial class RecordingStorageTests
         }
     }
 
+    [Fact]
+    public async Task A_passthrough_show_killed_and_then_ended_without_its_publisher_keeps_what_came_before_the_kill_in_its_replay()
+    {
+        var swift = await fixture.ServerAsync();
+        var bucket = "ended" + Guid.NewGuid().ToString("N")[..10];
+        var dataDir = Path.Combine(Path.GetTempPath(), "pasar-upload-crash-" + Guid.NewGuid().ToString("N")[..8]);
+        var settings = await PasarApp.SettingsForAsync(Backend.Embedded, dataDir);
+        SwiftTesting.Configure(settings, swift, bucket);
+        settings["Pasar:Live:Ladder"] = "";
+        settings["Pasar:Live:ReconnectGraceSeconds"] = "300";
+        var rtmpPort = LocalServers.FreePort();
+        settings["Pasar:Rtmp:Port"] = rtmpPort.ToString(CultureInfo.InvariantCulture);
+        var port = LocalServers.FreePort();
+        using var s3 = SwiftTesting.Client(swift);
+        try
+        {
+            string id;
+            double published;
+            await using (var server = await ServerProcess.StartAsync(settings, port))
+            {
+                using var seller = server.NewClient(await server.TokenAsync("seller-crash", "seller"));
+                var created = await (await seller.PostAsJsonAsync("/api/live/sessions", new { title = "Crash show" }, Ct)).JsonAsync();
+                id = created.GetProperty("id").GetString()!;
+                var clock = Stopwatch.StartNew();
+                await using var publisher = Ffmpeg.Publish(rtmpPort, created.GetProperty("streamKey").GetString()!, seconds: 120, size: "640x360");
+                var dir = Path.Combine(dataDir, "hls", id, "source");
+                await WithOutputAsync(server, () => PasarApp.EventuallyAsync(() => Task.FromResult(Segments(dir).Count >= 5), TimeSpan.FromSeconds(90), "five segments"));
+                server.Kill();
+                published = clock.Elapsed.TotalSeconds;
+            }
+
+            await using (var server = await ServerProcess.StartAsync(settings, port))
+            {
+                // The publisher never comes back: the seller ends the show, and the replay is what was recorded before the kill.
+                using var seller = server.NewClient(await server.TokenAsync("seller-crash", "seller"));
+                Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync($"/api/live/sessions/{id}/end", null, Ct)).StatusCode);
+                await using var db = PasarApp.DatabaseFor(settings);
+                await PasarApp.EventuallyAsync(async () =>
+                {
+                    await using var c = await db.OpenAsync(Ct);
+                    return await c.ExecuteScalarAsync<long?>("SELECT replay_stored_at FROM live_sessions WHERE id = @id", new { id }) is not null;
+                }, TimeSpan.FromSeconds(120), "the replay stored");
+                var lines = (await GetTextAsync(s3, bucket, $"live/{id}/source/replay.m3u8")).Split('\n');
+                var names = lines.Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+                Assert.True(names.Count >= 5, string.Join('\n', lines));
+                Assert.Equal(Enumerable.Range(0, names.Count).Select(i => $"c{i:D6}.m4s"), names);
+                Assert.DoesNotContain("#EXT-X-DISCONTINUITY", lines);
+                var keys = await KeysAsync(s3, bucket, $"live/{id}/");
+                Assert.All(names, n => Assert.Contains($"live/{id}/source/{n}", keys));
+                Assert.InRange(Seconds(lines), published - 8, published + 1);
+                var replayUrl = new Uri(server.BaseAddress, (await seller.SessionAsync(id)).GetProperty("replayUrl").GetString()).ToString();
+                var (decoded, log) = await Ffmpeg.RunAsync("ffmpeg", ["-v", "error", "-i", replayUrl, "-map", "0:v:0", "-f", "null", "-"], TimeSpan.FromSeconds(180));
+                Assert.True(decoded == 0, log);
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
     /// <summary>A failed wait says what the server process printed.</summary>
     private static async Task WithOutputAsync(ServerProcess server, Func<Task> wait)
     {
