@@ -20,6 +20,7 @@ run voucher   --backend embedded,scaled --concurrency 64 --seconds 10 --quantity
 run auction   --backend embedded,scaled --concurrency 64 --seconds 10
 run ingest    --seconds 40 --max-streams 6
 run llhls-cpu --seconds 40
+run upload    --seconds 40 --shows 1,3 --outage 15   # starts its own OpenStack Swift (apt-get install swift swift-proxy swift-object swift-container swift-account memcached)
 run llhls-latency --seconds 60   # needs npm --prefix web ci && npm --prefix web run build, and chromium
 run chat --viewers 5000,10000 --chatters 50 --seconds 20
 run analytics --viewers 10000 --periods 15,2,1 --seconds 20 --show-events 1000000 --shows 1000

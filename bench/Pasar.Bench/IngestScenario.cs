@@ -212,22 +212,28 @@ public static class IngestScenario
         }
         finally
         {
-            foreach (var publisher in publishers)
-            {
-                try
-                {
-                    publisher.Kill();
-                }
-                catch (InvalidOperationException)
-                {
-                }
-
-                publisher.Dispose();
-            }
+            StopPublishers(publishers);
         }
     }
 
-    private static Process Publish(string source, string url)
+    /// <summary>Kills and disposes publishers (some may have exited already).</summary>
+    internal static void StopPublishers(IEnumerable<Process> publishers)
+    {
+        foreach (var publisher in publishers)
+        {
+            try
+            {
+                publisher.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            publisher.Dispose();
+        }
+    }
+
+    internal static Process Publish(string source, string url)
     {
         var start = new ProcessStartInfo("ffmpeg") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
         foreach (var argument in new[] { "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", source, "-c", "copy", "-f", "flv", url })
@@ -245,7 +251,7 @@ public static class IngestScenario
     }
 
     /// <summary>The publisher's input: 20 s of 1080p60 test pattern and tone, encoded once and kept in the temp folder.</summary>
-    private static async Task<string> SourceAsync()
+    internal static async Task<string> SourceAsync()
     {
         var path = Path.Combine(Path.GetTempPath(), "pasar-bench-1080p60-6M-gop120.flv");
         if (File.Exists(path))
@@ -270,7 +276,7 @@ public static class IngestScenario
         return path;
     }
 
-    private static string FfmpegVersion()
+    internal static string FfmpegVersion()
     {
         using var process = Process.Start(new ProcessStartInfo("ffmpeg", "-hide_banner -version") { RedirectStandardOutput = true, UseShellExecute = false })!;
         var first = process.StandardOutput.ReadLine() ?? "ffmpeg";

@@ -92,6 +92,14 @@ if (scenario == "llhls-latency")
     return;
 }
 
+if (scenario == "upload")
+{
+    // Recording uploads into a real Swift: throughput and lag behind live, 1 and 3 shows with the full ladder.
+    await UploadScenario.RunAsync(duration, [.. Option("shows", "1,3").Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))],
+        Option("ladder", "480p30,360p30"), TimeSpan.FromSeconds(double.Parse(Option("outage", "0"), System.Globalization.CultureInfo.InvariantCulture)));
+    return;
+}
+
 if (scenario == "ingest")
 {
     // Live ingest has its own shape: streams instead of requests, Pasar and nginx-rtmp side by side.
@@ -123,7 +131,7 @@ foreach (var b in backends)
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
         "polls" => await PollScenario.RunAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, llhls-cpu, llhls-latency, chat."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-latency, chat."),
     };
     Console.WriteLine(result.Row);
 }

@@ -21,6 +21,13 @@ namespace Pasar.Server;
 /// <summary>Composes the modules. Tests and the benchmark build the same host with their own settings.</summary>
 public static class PasarHost
 {
+    /// <summary>
+    /// The arguments a one-off command (<c>analytics backfill</c>, <c>storage upload-replays</c>) builds the host
+    /// with: the same configuration as the server, listening on loopback ports of its own so it can run beside it.
+    /// </summary>
+    internal static string[] CommandArguments(string[] args) =>
+        [.. args, "--urls=http://127.0.0.1:0", "--Pasar:Rtmp:Port=0", "--Pasar:Rtmp:Address=127.0.0.1"];
+
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);

@@ -11,6 +11,17 @@ if (args is ["analytics", ..])
     return 64;
 }
 
+if (args is ["storage", "upload-replays", .. var storageArgs])
+{
+    return await Pasar.Server.Live.Storage.ReplayMover.RunCommandAsync(storageArgs);
+}
+
+if (args is ["storage", ..])
+{
+    Console.Error.WriteLine("Unknown command. Commands: storage upload-replays (move replays recorded on local disk into the object store).");
+    return 64;
+}
+
 var app = PasarHost.Build(args);
 await app.RunAsync();
 return 0;

@@ -141,11 +141,26 @@ public static class LocalServers
             psi.ArgumentList.Add(a);
         }
 
+        return await RunAsync(psi, timeout);
+    }
+
+    /// <summary>Runs a process to its end (killed, with a TimeoutException, after <paramref name="timeout"/>): its exit code and all it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(ProcessStartInfo psi, TimeSpan timeout)
+    {
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(timeout);
-        await process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} did not finish within {timeout}: {await stdout}{await stderr}");
+        }
+
         return (process.ExitCode, await stdout + await stderr);
     }
 }
@@ -659,9 +674,14 @@ public sealed class SwiftServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the proxy (again) on the same port; returns once <c>/healthcheck</c> answers.</summary>
+    /// <summary>Starts the proxy (again) on the same port; returns once <c>/healthcheck</c> answers. A no-op while it runs.</summary>
     public async Task StartProxyAsync()
     {
+        if (_proxy is { HasExited: false })
+        {
+            return; // a second proxy could not bind the port, and would outlive the fixture
+        }
+
         var proxy = LaunchScript("swift-proxy-server", [Path.Combine(_dir, "etc", "proxy-server.conf")]);
         _proxy = proxy;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };

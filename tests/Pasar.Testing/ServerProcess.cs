@@ -54,44 +54,17 @@ public sealed class ServerProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string?> settings, Uri baseAddress, IReadOnlyDictionary<string, string?> environment) =>
         StartAsync(settings, baseAddress, [], environment);
 
+    /// <summary>
+    /// Runs one of the server's commands (for example <c>storage upload-replays</c>) to its end, as an operator runs
+    /// it on a node: the same assembly, settings in the environment. Returns its exit code and everything it printed.
+    /// </summary>
+    public static Task<(int ExitCode, string Output)> RunCommandAsync(IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> args, TimeSpan timeout) =>
+        LocalServers.RunAsync(StartInfo(settings, args, new Dictionary<string, string?>()), timeout);
+
     private static async Task<ServerProcess> StartAsync(
         IReadOnlyDictionary<string, string?> settings, Uri baseAddress, IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment)
     {
-        var dll = ServerAssemblyPath();
-        // Started in its own folder, as a deployment runs it, so that its appsettings.json is read.
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
-        psi.ArgumentList.Add(dll);
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        // The address comes from the arguments or from the test's own environment, never from the runner's.
-        foreach (var inherited in new[] { "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "DOTNET_URLS" })
-        {
-            psi.Environment.Remove(inherited);
-        }
-
-        // The demo show's ffmpeg never shares a test's cores, unless the test asks for the show.
-        psi.Environment["Pasar__Demo__LiveShow"] = "false";
-        foreach (var (key, value) in settings)
-        {
-            psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            psi.Environment[key] = value;
-        }
-
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        var process = Process.Start(psi)!;
+        var process = Process.Start(StartInfo(settings, args, environment))!;
         var server = new ServerProcess(process, baseAddress);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
@@ -127,6 +100,45 @@ public sealed class ServerProcess : IAsyncDisposable
 
         process.Kill(entireProcessTree: true);
         throw new TimeoutException($"Pasar.Server did not become healthy: {server.Output}");
+    }
+
+    private static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment)
+    {
+        var dll = ServerAssemblyPath();
+        // Started in its own folder, as a deployment runs it, so that its appsettings.json is read.
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        psi.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        // The address comes from the arguments or from the test's own environment, never from the runner's.
+        foreach (var inherited in new[] { "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "DOTNET_URLS" })
+        {
+            psi.Environment.Remove(inherited);
+        }
+
+        // The demo show's ffmpeg never shares a test's cores, unless the test asks for the show.
+        psi.Environment["Pasar__Demo__LiveShow"] = "false";
+        foreach (var (key, value) in settings)
+        {
+            psi.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            psi.Environment[key] = value;
+        }
+
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        return psi;
     }
 
     /// <summary>SIGTERM, as a service manager or Ctrl+C stops it, then waits for the process to exit.</summary>

@@ -367,6 +367,13 @@ internal sealed class LiveIngest(
         foreach (var session in await store.ListLiveAsync(cancellationToken))
         {
             var broadcast = _broadcasts.GetOrAdd(session.Id, id => NewBroadcast(id, session.SellerId, wentLive: true));
+            if (Cmaf.LowLatencyPackager.HasRecording(SessionDirectory(session.Id)))
+            {
+                // Packaged in-process before the restart: the packager picks its recording up, so a returning
+                // publisher continues the numbering (and the replay keeps what came before), and viewers keep the window.
+                broadcast.LowLatency ??= new Cmaf.LowLatencyPackager(SessionDirectory(session.Id), options.Value, metrics, time, uploader);
+            }
+
             ArmGrace(broadcast);
         }
 
@@ -398,7 +405,10 @@ internal sealed class LiveIngest(
                 }
 
                 await using var packager = new HlsPackager(sessionId, SessionDirectory(sessionId), options.Value, metrics, time, loggers.CreateLogger<HlsPackager>());
-                if (await WriteReplayAsync(packager))
+                var lowLatency = Cmaf.LowLatencyPackager.HasRecording(SessionDirectory(sessionId))
+                    ? new Cmaf.LowLatencyPackager(SessionDirectory(sessionId), options.Value, metrics, time, uploader)
+                    : null;
+                if (await WriteReplayAsync(packager, lowLatency))
                 {
                     _logger.LogInformation("Live {SessionId}: the owed replay is written", sessionId);
                 }

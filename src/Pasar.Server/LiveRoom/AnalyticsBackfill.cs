@@ -63,8 +63,7 @@ internal static class AnalyticsBackfill
     /// </summary>
     internal static async Task<int> RunCommandAsync(string[] args, TimeSpan drainTimeout)
     {
-        string[] loopbackOnly = ["--urls=http://127.0.0.1:0", "--Pasar:Rtmp:Port=0", "--Pasar:Rtmp:Address=127.0.0.1"];
-        await using var app = PasarHost.Build([.. args, .. loopbackOnly]);
+        await using var app = PasarHost.Build(PasarHost.CommandArguments(args));
         await app.StartAsync();
         try
         {

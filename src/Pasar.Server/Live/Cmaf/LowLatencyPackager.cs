@@ -15,6 +15,13 @@ internal sealed class LowLatencyPackager
 {
     public const string Rendition = RenditionInfo.SourceName;
 
+    /// <summary>
+    /// The rendition's recording so far, appended to as each segment completes (an EVENT playlist with Pasar's own
+    /// <c>#X-PASAR-</c> lines): what a restarted node reads to continue the numbering and keep the whole show in the
+    /// replay, once segments are uploaded and gone from disk (ADR 0023). Never served, never uploaded.
+    /// </summary>
+    public const string RecordingFile = "recording-cmaf.m3u8";
+
     private readonly object _lock = new();
     private readonly LiveOptions _options;
     private readonly LiveMetrics _metrics;
@@ -35,6 +42,7 @@ internal sealed class LowLatencyPackager
     private double _peakBitsPerSecond;
     private int _maxSegmentSeconds;
     private bool _ended;
+    private long _nextMsnFloor;
 
     private readonly Storage.RecordingUploader? _uploader;
     private readonly string _sessionId;
@@ -49,7 +57,11 @@ internal sealed class LowLatencyPackager
         _time = time;
         _maxSegmentSeconds = options.SegmentSeconds;
         Directory.CreateDirectory(Path.Combine(directory, Rendition));
+        Recover();
     }
+
+    /// <summary>Whether a session folder holds a recording of this packager (a node restarted mid-show or before the replay).</summary>
+    public static bool HasRecording(string directory) => File.Exists(Path.Combine(directory, Rendition, RecordingFile));
 
     public double PartTarget => _options.PartSeconds;
 
@@ -161,6 +173,8 @@ internal sealed class LowLatencyPackager
         FrameRate = video.Sps?.FrameRate ?? context.Metadata?.FrameRate;
         _muxer = new CmafMuxer(audio?.SampleRate ?? 48000);
         _runStarted = true;
+        AppendRecording(string.Create(CultureInfo.InvariantCulture,
+            $"{RunTag}{_run},{System.Text.Json.JsonSerializer.Serialize(new StreamInfo(VideoCodecs, AudioCodecs, Width, Height, FrameRate), System.Text.Json.JsonSerializerOptions.Web)}\n"));
     }
 
     /// <summary>
@@ -207,7 +221,7 @@ internal sealed class LowLatencyPackager
 
     private void OpenSegment()
     {
-        var msn = _segments.Count == 0 ? 0 : _segments[^1].Msn + 1;
+        var msn = Math.Max(_segments.Count == 0 ? 0 : _segments[^1].Msn + 1, _nextMsnFloor);
         var discontinuity = _segments.Count > 0 && _segments[^1].Run != _run;
         _segments.Add(new Segment(msn, _run, discontinuity, _time.GetUtcNow()));
     }
@@ -269,6 +283,16 @@ internal sealed class LowLatencyPackager
             }
 
             File.Move(path + ".tmp", path, overwrite: true);
+            var entry = new StringBuilder();
+            if (segment.Discontinuity)
+            {
+                entry.Append("#EXT-X-DISCONTINUITY\n");
+            }
+
+            entry.Append(CultureInfo.InvariantCulture, $"{SegmentTag}{segment.Run},{total}\n");
+            entry.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{segment.ProgramDateTime.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+            entry.Append(CultureInfo.InvariantCulture, $"#EXTINF:{segment.Duration:F5},\n{SegmentName(segment.Msn)}\n");
+            AppendRecording(entry.ToString());
             _uploader?.Enqueue(_sessionId, Rendition, SegmentName(segment.Msn));
         }
         catch (IOException ex)
@@ -642,6 +666,103 @@ internal sealed class LowLatencyPackager
         part = p;
         return true;
     }
+
+    private const string RunTag = "#X-PASAR-RUN:";
+    private const string SegmentTag = "#X-PASAR-SEGMENT:";
+
+    private void AppendRecording(string text)
+    {
+        var path = Path.Combine(_directory, Rendition, RecordingFile);
+        try
+        {
+            File.AppendAllText(path, File.Exists(path) ? text : "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-PLAYLIST-TYPE:EVENT\n" + text);
+        }
+        catch (IOException)
+        {
+            // This node's replay still has the segment (from memory); only a restart before the end would miss it.
+            _metrics.PackagingFailures.Add(1, new KeyValuePair<string, object?>("stage", "write-recording"));
+        }
+    }
+
+    /// <summary>
+    /// After a restart: the segments recorded before it come back (as complete segments with no parts in memory), so
+    /// that the next run continues the numbering after them, with a new init segment and a discontinuity, and the
+    /// replay holds the whole show. A segment file on disk past the recording (the node died between writing it and
+    /// noting it) is skipped over, never overwritten.
+    /// </summary>
+    private void Recover()
+    {
+        var folder = Path.Combine(_directory, Rendition);
+        foreach (var file in Directory.EnumerateFiles(folder).Select(Path.GetFileName))
+        {
+            if (TryParseMedia(file!, out var msn, out _))
+            {
+                _nextMsnFloor = Math.Max(_nextMsnFloor, msn + 1);
+            }
+            else if (TryParseInit(file!, out var run))
+            {
+                _run = Math.Max(_run, run);
+            }
+        }
+
+        var path = Path.Combine(folder, RecordingFile);
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        var discontinuity = false;
+        var segmentRun = 0;
+        long bytes = 0;
+        var programDateTime = DateTimeOffset.MinValue;
+        var duration = 0.0;
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.StartsWith(RunTag, StringComparison.Ordinal))
+            {
+                var comma = line.IndexOf(',', StringComparison.Ordinal);
+                _run = Math.Max(_run, int.Parse(line.AsSpan(RunTag.Length, comma - RunTag.Length), CultureInfo.InvariantCulture));
+                if (System.Text.Json.JsonSerializer.Deserialize<StreamInfo>(line.AsSpan(comma + 1), System.Text.Json.JsonSerializerOptions.Web) is { } info)
+                {
+                    (VideoCodecs, AudioCodecs, Width, Height, FrameRate) = (info.VideoCodecs, info.AudioCodecs, info.Width, info.Height, info.FrameRate);
+                }
+            }
+            else if (line == "#EXT-X-DISCONTINUITY")
+            {
+                discontinuity = true;
+            }
+            else if (line.StartsWith(SegmentTag, StringComparison.Ordinal))
+            {
+                var comma = line.IndexOf(',', StringComparison.Ordinal);
+                segmentRun = int.Parse(line.AsSpan(SegmentTag.Length, comma - SegmentTag.Length), CultureInfo.InvariantCulture);
+                bytes = long.Parse(line.AsSpan(comma + 1), CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("#EXT-X-PROGRAM-DATE-TIME:", StringComparison.Ordinal))
+            {
+                programDateTime = DateTimeOffset.Parse(line.AsSpan(25), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+            }
+            else if (line.StartsWith("#EXTINF:", StringComparison.Ordinal))
+            {
+                duration = double.Parse(line.AsSpan(8, line.IndexOf(',', StringComparison.Ordinal) - 8), CultureInfo.InvariantCulture);
+            }
+            else if (TryParseMedia(line, out var msn, out var part) && part is null)
+            {
+                _segments.Add(new Segment(msn, segmentRun, discontinuity, programDateTime) { Duration = duration, Complete = true, Bytes = bytes });
+                _totalBytes += bytes;
+                _totalSeconds += duration;
+                if (duration >= 0.5)
+                {
+                    _peakBitsPerSecond = Math.Max(_peakBitsPerSecond, bytes * 8 / duration);
+                }
+
+                _maxSegmentSeconds = Math.Max(_maxSegmentSeconds, (int)Math.Ceiling(duration - 0.001));
+                _nextMsnFloor = Math.Max(_nextMsnFloor, msn + 1);
+                discontinuity = false;
+            }
+        }
+    }
+
+    private sealed record StreamInfo(string? VideoCodecs, string? AudioCodecs, int Width, int Height, double? FrameRate);
 
     private void WriteFile(string name, byte[] bytes)
     {

@@ -112,6 +112,33 @@ internal sealed class RecordingStore : IDisposable
         }, ct));
     }
 
+    /// <summary>
+    /// Uploads a replay's playlists from the session's folder: every rendition's VOD playlist, then the master (last:
+    /// once it exists, every playlist and segment it leads to does). False when the folder holds no replay.
+    /// </summary>
+    public async Task<bool> PutReplayPlaylistsAsync(string sessionId, string directory, CancellationToken ct)
+    {
+        var master = Path.Combine(directory, HlsPackager.ReplayFile);
+        if (!File.Exists(master))
+        {
+            return false;
+        }
+
+        foreach (var rendition in Directory.EnumerateDirectories(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+        {
+            var playlist = Path.Combine(directory, rendition!, HlsPackager.ReplayFile);
+            if (File.Exists(playlist))
+            {
+                var text = ReplayPlaylist.Compose(sessionId, rendition + "/" + HlsPackager.ReplayFile, await File.ReadAllTextAsync(playlist, ct));
+                await PutTextAsync(SegmentKey(sessionId, rendition!, HlsPackager.ReplayFile), text, ct);
+            }
+        }
+
+        await PutTextAsync(SessionKey(sessionId, HlsPackager.ReplayFile),
+            ReplayPlaylist.Compose(sessionId, HlsPackager.ReplayFile, await File.ReadAllTextAsync(master, ct)), ct);
+        return true;
+    }
+
     /// <summary>The object's text, or null when it does not exist.</summary>
     public async Task<string?> GetTextAsync(string key, CancellationToken ct)
     {

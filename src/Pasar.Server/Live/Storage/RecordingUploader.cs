@@ -289,40 +289,14 @@ internal sealed class RecordingUploader : IHostedService, IDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(200), _time, ct);
             }
 
-            var dir = Path.Combine(_hlsRoot, session.Id);
-            var master = Path.Combine(dir, HlsPackager.ReplayFile);
             var stored = false;
             await _retry.ExecuteAsync(async token =>
             {
                 await RegisterAsync(session, token);
-                if (!File.Exists(master))
-                {
-                    return;
-                }
-
-                foreach (var rendition in Directory.EnumerateDirectories(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal))
-                {
-                    var playlist = Path.Combine(dir, rendition!, HlsPackager.ReplayFile);
-                    if (File.Exists(playlist))
-                    {
-                        var text = ReplayPlaylist.Compose(session.Id, rendition + "/" + HlsPackager.ReplayFile, await File.ReadAllTextAsync(playlist, token));
-                        await _store.PutTextAsync(RecordingStore.SegmentKey(session.Id, rendition!, HlsPackager.ReplayFile), text, token);
-                    }
-                }
-
-                // The master last: once it exists, every playlist and segment it leads to does.
-                await _store.PutTextAsync(RecordingStore.SessionKey(session.Id, HlsPackager.ReplayFile),
-                    ReplayPlaylist.Compose(session.Id, HlsPackager.ReplayFile, await File.ReadAllTextAsync(master, token)), token);
-                stored = true;
+                stored = await _store.PutReplayPlaylistsAsync(session.Id, Path.Combine(_hlsRoot, session.Id), token);
             }, ct);
 
-            await _retry.ExecuteAsync(async token =>
-            {
-                await using var c = await _db.OpenAsync(token);
-                await c.ExecuteAsync(new CommandDefinition(
-                    "UPDATE live_sessions SET upload_state = 'stored', replay_stored_at = @at WHERE id = @id",
-                    new { id = session.Id, at = stored ? _time.GetUtcNow().ToUnixTimeMilliseconds() : (long?)null }, cancellationToken: token));
-            }, ct);
+            await _retry.ExecuteAsync(async token => await MarkStoredAsync(_db, session.Id, stored ? _time.GetUtcNow() : null, token), ct);
 
             lock (session)
             {
@@ -349,6 +323,15 @@ internal sealed class RecordingUploader : IHostedService, IDisposable
 
             _logger.LogError(ex, "Recording {SessionId}: finishing the upload failed; the next pass tries again", session.Id);
         }
+    }
+
+    /// <summary>The session's recording is done with: its replay is in the store (<paramref name="at"/>), or it had none (null).</summary>
+    internal static async Task MarkStoredAsync(Database db, string sessionId, DateTimeOffset? at, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync(new CommandDefinition(
+            "UPDATE live_sessions SET upload_state = 'stored', replay_stored_at = @at WHERE id = @id",
+            new { id = sessionId, at = at?.ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }
 
     /// <summary>Hands over every completed media file of the session found on disk (after a restart, or at the end).</summary>

@@ -25,7 +25,7 @@ public sealed class SwiftFixture : IAsyncLifetime
 }
 
 [Collection(FfmpegCollection.Name)]
-public sealed class RecordingStorageTests(SwiftFixture fixture) : IClassFixture<SwiftFixture>
+public sealed partial class RecordingStorageTests(SwiftFixture fixture) : IClassFixture<SwiftFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
