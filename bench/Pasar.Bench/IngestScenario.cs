@@ -227,7 +227,7 @@ public static class IngestScenario
         }
     }
 
-    private static Process Publish(string source, string url)
+    internal static Process Publish(string source, string url)
     {
         var start = new ProcessStartInfo("ffmpeg") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
         foreach (var argument in new[] { "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", source, "-c", "copy", "-f", "flv", url })

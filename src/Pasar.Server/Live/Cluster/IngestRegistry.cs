@@ -16,8 +16,7 @@ namespace Pasar.Server.Live.Cluster;
 internal sealed class IngestRegistry(
     HotStore store,
     IOptions<ClusterOptions> options,
-    Microsoft.AspNetCore.Hosting.Server.IServer server,
-    IEnumerable<INonHttpListener> otherProtocols,
+    IServiceProvider services,
     TimeProvider time,
     ILogger<IngestRegistry> logger) : IHostedLifecycleService
 {
@@ -149,7 +148,9 @@ internal sealed class IngestRegistry(
 
     private string? FirstHttpAddress()
     {
-        var others = otherProtocols.Select(l => l.Port).ToHashSet();
+        // Looked up now, not injected: the server's construction builds the RTMP handler, which needs this registry.
+        var server = services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
+        var others = services.GetServices<INonHttpListener>().Select(l => l.Port).ToHashSet();
         foreach (var address in server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
         {
             var bound = BindingAddress.Parse(address);
