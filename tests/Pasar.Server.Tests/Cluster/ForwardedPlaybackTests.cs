@@ -136,7 +136,8 @@ public sealed class ForwardedPlaybackTests(SwiftFixture fixture) : IClassFixture
         LowLatency(settings);
         settings["Pasar:Rtmp:Port"] = LocalServers.FreePort().ToString(CultureInfo.InvariantCulture);
         string id;
-        await using var nodeB = await PasarApp.StartAsync(Backend.Scaled, shareSettings: settings);
+        // Node B shares the database and Redis, not node A's RTMP port.
+        await using var nodeB = await PasarApp.StartAsync(Backend.Scaled, s => s["Pasar:Rtmp:Port"] = "0", shareSettings: settings);
         await using (var nodeA = await ServerProcess.StartAsync(settings, LocalServers.FreePort()))
         {
             using var seller = nodeA.NewClient(await nodeA.TokenAsync("seller-dies", "seller"));
