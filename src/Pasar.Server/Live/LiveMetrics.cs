@@ -24,7 +24,7 @@ internal sealed class LiveMetrics
         ForwardedRequests = meter.CreateCounter<long>("pasar.live.hls.forwarded.requests",
             description: "HLS requests for a show ingested by another node, answered by forwarding, by source (upstream, shared, cache)");
         ForwardUpstreamRequests = meter.CreateCounter<long>("pasar.live.hls.forward.upstream",
-            description: "Requests this node sent to the node ingesting a show, by outcome (status code, timeout, unreachable)");
+            description: "Requests this node sent to the node ingesting a show, by kind (playlist, media) and outcome (status code, timeout, unreachable)");
         PackagingFailures = meter.CreateCounter<long>("pasar.live.packaging.failures", description: "In-process packaging failures survived or ending a session, by stage");
     }
 

@@ -80,7 +80,7 @@ internal sealed class HlsForwarder : IDisposable
         }
         else
         {
-            var (task, shared) = Join(key);
+            var (task, shared) = Join(key, HintedPart(owner, sessionId, file, http.Request.Query));
             _metrics.ForwardedRequests.Add(1, new KeyValuePair<string, object?>("source", shared ? "shared" : "upstream"));
             answer = await task.WaitAsync(ct);
         }
@@ -96,8 +96,26 @@ internal sealed class HlsForwarder : IDisposable
     private static ProblemHttpResult Problem(int status, string code, string title) =>
         ApiProblem.Create(status, code, title, "Try again in a moment; if the node is gone, its registration expires within seconds.");
 
+    /// <summary>
+    /// A blocking reload for part P of segment N is answered once that part exists, and every player then asks for
+    /// it: the part's URL, so that its upstream request starts as soon as the playlist is answered, not a round
+    /// trip later. Null for any other request.
+    /// </summary>
+    private static string? HintedPart(string owner, string sessionId, string file, IQueryCollection query)
+    {
+        var slash = file.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0 || file[(slash + 1)..] != HlsPackager.LiveFile
+            || !long.TryParse(query["_HLS_msn"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var msn)
+            || !int.TryParse(query["_HLS_part"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var part))
+        {
+            return null;
+        }
+
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{owner}/hls/{sessionId}/{file[..slash]}/c{msn:D6}.{part}.m4s");
+    }
+
     /// <summary>The upstream request for <paramref name="key"/> (the upstream URL): the one in flight, or a new one.</summary>
-    private (Task<Upstream> Task, bool Shared) Join(string key)
+    private (Task<Upstream> Task, bool Shared) Join(string key, string? prefetch = null)
     {
         while (true)
         {
@@ -109,13 +127,13 @@ internal sealed class HlsForwarder : IDisposable
             var started = new TaskCompletionSource<Upstream>(TaskCreationOptions.RunContinuationsAsynchronously);
             if (_inFlight.TryAdd(key, started.Task))
             {
-                _ = RunAsync(key, started);
+                _ = RunAsync(key, started, prefetch);
                 return (started.Task, false);
             }
         }
     }
 
-    private async Task RunAsync(string key, TaskCompletionSource<Upstream> result)
+    private async Task RunAsync(string key, TaskCompletionSource<Upstream> result, string? prefetch)
     {
         try
         {
@@ -124,6 +142,11 @@ internal sealed class HlsForwarder : IDisposable
             if (answer.FailureCode is null && answer.Status == StatusCodes.Status200OK && IsImmutable(answer))
             {
                 Remember(key, answer);
+            }
+
+            if (prefetch is not null && answer.Status == StatusCodes.Status200OK && !_cache.ContainsKey(prefetch))
+            {
+                _ = Join(prefetch);
             }
 
             result.TrySetResult(answer);
@@ -141,6 +164,7 @@ internal sealed class HlsForwarder : IDisposable
 
     private async Task<Upstream> FetchAsync(string url)
     {
+        var what = new KeyValuePair<string, object?>("kind", url.Contains(".m3u8", StringComparison.Ordinal) ? "playlist" : "media");
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
         try
@@ -156,17 +180,17 @@ internal sealed class HlsForwarder : IDisposable
                 }
             }
 
-            _metrics.ForwardUpstreamRequests.Add(1, new KeyValuePair<string, object?>("outcome", ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            _metrics.ForwardUpstreamRequests.Add(1, new KeyValuePair<string, object?>("outcome", ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)), what);
             return new Upstream((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), [.. headers], body, null);
         }
         catch (TaskCanceledException)
         {
-            _metrics.ForwardUpstreamRequests.Add(1, new KeyValuePair<string, object?>("outcome", "timeout"));
+            _metrics.ForwardUpstreamRequests.Add(1, new KeyValuePair<string, object?>("outcome", "timeout"), what);
             return new Upstream(0, null, [], [], "HLS_INGEST_TIMEOUT");
         }
         catch (HttpRequestException ex)
         {
-            _metrics.ForwardUpstreamRequests.Add(1, new KeyValuePair<string, object?>("outcome", "unreachable"));
+            _metrics.ForwardUpstreamRequests.Add(1, new KeyValuePair<string, object?>("outcome", "unreachable"), what);
             _logger.LogWarning("HLS forwarding to {Url} failed: {Error}", url, ex.Message);
             return new Upstream(0, null, [], [], "HLS_INGEST_UNREACHABLE");
         }
