@@ -19,7 +19,7 @@ internal static class ForwardScenario
 
     public static async Task RunAsync(int viewers, TimeSpan duration)
     {
-        var source = await SourceAsync();
+        var source = await IngestScenario.EncodedSourceAsync("640x360", 30, "500k", "veryfast", "64k");
         Console.WriteLine($"Pasar.Bench forward: {viewers} LL-HLS viewers, {duration.TotalSeconds} s per row, source {Path.GetFileName(source)} " +
             $"(360p30 H.264 ~500 kbit/s, 2 s GOP, AAC), {Environment.ProcessorCount} cores, load average at start {IngestScenario.LoadAverage()}");
         await using var postgres = await PostgresServer.StartAsync();
@@ -162,31 +162,5 @@ internal static class ForwardScenario
         var hint = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT", StringComparison.Ordinal));
         var uri = hint[(hint.IndexOf("URI=\"", StringComparison.Ordinal) + 5)..].TrimEnd('"');
         return (long.Parse(uri.AsSpan(1, 6), Inv), int.Parse(uri.AsSpan(8, uri.Length - 12), Inv), uri);
-    }
-
-    /// <summary>20 s of 360p30 test pattern and tone at a viewer's bitrate, encoded once and kept in the temp folder.</summary>
-    private static async Task<string> SourceAsync()
-    {
-        var path = Path.Combine(Path.GetTempPath(), "pasar-bench-360p30-500k-gop60.flv");
-        if (File.Exists(path))
-        {
-            return path;
-        }
-
-        var (exit, output) = await LocalServers.RunAsync("ffmpeg",
-        [
-            "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "20", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "500k", "-maxrate", "500k", "-bufsize", "1M",
-            "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "64k", "-f", "flv", path + ".tmp",
-        ], TimeSpan.FromMinutes(5));
-        if (exit != 0)
-        {
-            throw new InvalidOperationException("Could not encode the benchmark source: " + output);
-        }
-
-        File.Move(path + ".tmp", path);
-        return path;
     }
 }
