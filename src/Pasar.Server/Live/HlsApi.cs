@@ -21,8 +21,8 @@ internal static partial class HlsApi
     /// <summary>
     /// A session packaged in-process (LL-HLS over CMAF) is served from memory while it is live: blocking playlist
     /// reloads and preload-hinted parts wait on the packager; everything else (replays, TS sessions) from disk.
-    /// </summary>
     /// A session ingested by another node is forwarded to it (ADR 0025), unless the request was itself forwarded.
+    /// </summary>
     internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult>> ServeAsync(
         string sessionId, string file, HttpContext http, LiveIngest ingest, LiveMetrics metrics,
         Cluster.IngestRegistry registry, Cluster.HlsForwarder forwarder, CancellationToken ct)
@@ -37,7 +37,9 @@ internal static partial class HlsApi
             }
         }
 
-        if (valid && ingest.Packager(sessionId) is null && !Cluster.HlsForwarder.IsForwarded(http.Request)
+        // A publisher connected here means the files here are the live ones; otherwise the registry says who has them
+        // (this node may hold an old copy from before a restart while the publisher went to another node).
+        if (valid && !ingest.IsPublishing(sessionId) && !Cluster.HlsForwarder.IsForwarded(http.Request)
             && await registry.OwnerAsync(sessionId) is { } owner && owner != registry.Self)
         {
             var forwarded = await forwarder.ForwardAsync(owner, sessionId, file, http, ct);
