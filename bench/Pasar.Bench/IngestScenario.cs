@@ -251,21 +251,29 @@ public static class IngestScenario
     }
 
     /// <summary>The publisher's input: 20 s of 1080p60 test pattern and tone, encoded once and kept in the temp folder.</summary>
-    internal static async Task<string> SourceAsync()
+    internal static Task<string> SourceAsync() => EncodedSourceAsync("1920x1080", 60, "6M", "veryfast", "128k");
+
+    /// <summary>
+    /// 20 s of test pattern and tone (<paramref name="size"/> at <paramref name="rate"/> fps, a 2 s GOP, H.264 at
+    /// <paramref name="videoBitrate"/>, AAC), encoded once and kept in the temp folder for the next runs.
+    /// </summary>
+    internal static async Task<string> EncodedSourceAsync(string size, int rate, string videoBitrate, string preset, string audioBitrate)
     {
-        var path = Path.Combine(Path.GetTempPath(), "pasar-bench-1080p60-6M-gop120.flv");
+        var height = size[(size.IndexOf('x', StringComparison.Ordinal) + 1)..];
+        var path = Path.Combine(Path.GetTempPath(), $"pasar-bench-{height}p{rate}-{videoBitrate}-gop{2 * rate}.flv");
         if (File.Exists(path))
         {
             return path;
         }
 
+        var buffer = videoBitrate.EndsWith('M') ? $"{2 * int.Parse(videoBitrate[..^1], Inv)}M" : $"{2 * int.Parse(videoBitrate[..^1], Inv)}k";
         var (exit, output) = await LocalServers.RunAsync("ffmpeg",
         [
             "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=60", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "20", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
-            "-g", "120", "-keyint_min", "120", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "128k", "-f", "flv", path + ".tmp",
+            "-f", "lavfi", "-i", $"testsrc2=size={size}:rate={rate}", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "20", "-c:v", "libx264", "-preset", preset, "-b:v", videoBitrate, "-maxrate", videoBitrate, "-bufsize", buffer,
+            "-g", $"{2 * rate}", "-keyint_min", $"{2 * rate}", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", audioBitrate, "-f", "flv", path + ".tmp",
         ], TimeSpan.FromMinutes(10));
         if (exit != 0)
         {

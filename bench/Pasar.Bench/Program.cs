@@ -86,6 +86,13 @@ if (scenario == "llhls-cpu")
     return;
 }
 
+if (scenario == "forward")
+{
+    // Forwarded playback cost: LL-HLS viewers on the ingest node against the same viewers on a node that forwards (ADR 0025).
+    await ForwardScenario.RunAsync(int.Parse(Option("viewers", "500"), System.Globalization.CultureInfo.InvariantCulture), duration);
+    return;
+}
+
 if (scenario == "llhls-latency")
 {
     await GlassToGlassScenario.RunAsync(duration);
@@ -131,7 +138,7 @@ foreach (var b in backends)
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
         "polls" => await PollScenario.RunAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-latency, chat."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-latency, forward, chat, chat-memory."),
     };
     Console.WriteLine(result.Row);
 }

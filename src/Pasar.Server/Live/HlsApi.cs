@@ -21,11 +21,14 @@ internal static partial class HlsApi
     /// <summary>
     /// A session packaged in-process (LL-HLS over CMAF) is served from memory while it is live: blocking playlist
     /// reloads and preload-hinted parts wait on the packager; everything else (replays, TS sessions) from disk.
+    /// A session ingested by another node is forwarded to it (ADR 0025), unless the request was itself forwarded.
     /// </summary>
-    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult>> ServeAsync(
-        string sessionId, string file, HttpContext http, LiveIngest ingest, LiveMetrics metrics, CancellationToken ct)
+    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult>> ServeAsync(
+        string sessionId, string file, HttpContext http, LiveIngest ingest, LiveMetrics metrics,
+        Cluster.IngestRegistry registry, Cluster.HlsForwarder forwarder, CancellationToken ct)
     {
-        if (SessionIdPattern().IsMatch(sessionId) && FilePattern().IsMatch(file) && ingest.LowLatency(sessionId) is { } packager)
+        var valid = SessionIdPattern().IsMatch(sessionId) && FilePattern().IsMatch(file);
+        if (valid && ingest.LowLatency(sessionId) is { } packager)
         {
             var live = await Cmaf.LowLatencyHls.ServeAsync(packager, file, http, metrics, ct);
             if (live is not null)
@@ -34,8 +37,22 @@ internal static partial class HlsApi
             }
         }
 
+        // A publisher connected here means the files here are the live ones; otherwise the registry says who has them
+        // (this node may hold an old copy from before a restart while the publisher went to another node).
+        if (valid && !ingest.IsPublishing(sessionId) && !Cluster.HlsForwarder.IsForwarded(http.Request)
+            && await registry.OwnerAsync(sessionId) is { } owner && owner != registry.Self)
+        {
+            var forwarded = await forwarder.ForwardAsync(owner, sessionId, file, http, ct);
+            return forwarded.Result switch
+            {
+                Cluster.ForwardedHttpResult answer => answer,
+                ProblemHttpResult problem => problem,
+                _ => throw new InvalidOperationException("Unexpected forwarded result " + forwarded.Result.GetType().Name),
+            };
+        }
+
         var local = Serve(sessionId, file, http, ingest);
-        if (local.Result is ProblemHttpResult && ingest.Recordings.Enabled && SessionIdPattern().IsMatch(sessionId) && FilePattern().IsMatch(file))
+        if (local.Result is ProblemHttpResult && ingest.Recordings.Enabled && valid)
         {
             return await FromStoreAsync(sessionId, file, http, ingest.Recordings, ct);
         }
@@ -48,7 +65,7 @@ internal static partial class HlsApi
     /// read from the store and served; a segment or init segment is a 302 to a presigned URL made for this request,
     /// so a replay watched for hours never meets an expired link. Live playlists are never in the store.
     /// </summary>
-    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult>> FromStoreAsync(
+    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult>> FromStoreAsync(
         string sessionId, string file, HttpContext http, Storage.RecordingStore store, CancellationToken ct)
     {
         var headers = http.Response.Headers;
@@ -92,7 +109,7 @@ internal static partial class HlsApi
     /// <summary>How long a presigned segment URL stays valid: far longer than a player takes to fetch it.</summary>
     internal static readonly TimeSpan PresignedLifetime = TimeSpan.FromMinutes(15);
 
-    private static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult> Widen(
+    private static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult> Widen(
         Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult> result) => result.Result switch
         {
             PhysicalFileHttpResult physical => physical,

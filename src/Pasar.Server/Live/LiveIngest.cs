@@ -114,6 +114,7 @@ internal sealed class LiveIngest(
     IOptions<PasarOptions> pasarOptions,
     LiveMetrics metrics,
     Storage.RecordingUploader uploader,
+    Cluster.IngestRegistry registry,
     TimeProvider time,
     ILoggerFactory loggers) : IRtmpPublishAuthorizer, IRtmpPublishHandler, IHostedService
 {
@@ -199,6 +200,8 @@ internal sealed class LiveIngest(
             previous = broadcast.Publisher;
             broadcast.Publisher = publish;
             broadcast.CancelGrace();
+            // Other nodes forward this show's playback here while the publisher is connected (ADR 0025).
+            registry.Register(broadcast.SessionId);
         }
         finally
         {
@@ -287,6 +290,7 @@ internal sealed class LiveIngest(
                 if (ReferenceEquals(broadcast.Publisher, publish))
                 {
                     broadcast.Publisher = null;
+                    registry.Release(broadcast.SessionId);
                     if (broadcast.WentLive && !broadcast.Ended && !_stopping)
                     {
                         ArmGrace(broadcast);
@@ -354,6 +358,7 @@ internal sealed class LiveIngest(
             }
 
             _broadcasts.TryRemove(sessionId, out _);
+            await registry.RemoveAsync(sessionId);
         }
 
         _logger.LogInformation("Live {SessionId} ended ({Reason})", sessionId, reason);

@@ -21,6 +21,10 @@ internal sealed class LiveMetrics
             description: "Delay between an LL-HLS part's last frame arriving and the part being published (in-process packager)");
         BlockedRequests = meter.CreateUpDownCounter<long>("pasar.live.hls.blocked", description: "LL-HLS requests held open waiting for a part or playlist");
         BlockedRequestsTotal = meter.CreateCounter<long>("pasar.live.hls.blocked.requests", description: "LL-HLS blocking requests, by outcome");
+        ForwardedRequests = meter.CreateCounter<long>("pasar.live.hls.forwarded.requests",
+            description: "HLS requests for a show ingested by another node, answered by forwarding, by source (upstream, shared, cache)");
+        ForwardUpstreamRequests = meter.CreateCounter<long>("pasar.live.hls.forward.upstream",
+            description: "Requests this node sent to the node ingesting a show, by kind (playlist, media) and outcome (status code, timeout, unreachable)");
         PackagingFailures = meter.CreateCounter<long>("pasar.live.packaging.failures", description: "In-process packaging failures survived or ending a session, by stage");
     }
 
@@ -28,6 +32,8 @@ internal sealed class LiveMetrics
     public UpDownCounter<long> BlockedRequests { get; }
     public Counter<long> BlockedRequestsTotal { get; }
     public Counter<long> PackagingFailures { get; }
+    public Counter<long> ForwardedRequests { get; }
+    public Counter<long> ForwardUpstreamRequests { get; }
 
     public UpDownCounter<long> RtmpPublishers { get; }
     public Counter<long> RtmpConnections { get; }

@@ -59,6 +59,13 @@ internal static class LiveModule
         builder.Services.AddSingleton<Storage.RecordingUploader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Storage.RecordingUploader>());
         builder.Services.AddHealthChecks().AddCheck<Storage.StorageHealthCheck>("storage", tags: ["ready"]);
+        builder.Services.AddOptions<Cluster.ClusterOptions>().BindConfiguration(Cluster.ClusterOptions.Section)
+            .Validate(o => o.InternalUrl.Length == 0 || (Uri.TryCreate(o.InternalUrl, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" && u.PathAndQuery == "/"),
+                "Pasar:Cluster:InternalUrl must be an absolute http(s) base URL with no path, such as http://10.0.0.5:8080, or empty.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<Cluster.IngestRegistry>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Cluster.IngestRegistry>());
+        builder.Services.AddSingleton<Cluster.HlsForwarder>();
         builder.Services.AddSingleton<LiveIngest>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveIngest>());
 
