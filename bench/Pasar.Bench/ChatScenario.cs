@@ -29,6 +29,9 @@ public static class ChatScenario
         var seconds = double.Parse(Option("seconds", "20"), Invariant);
         var targets = Option("targets", "pasar,peer").Split(',');
         var stallViewers = int.Parse(Option("stall-viewers", "5000"), Invariant);
+        // --server-env DOTNET_gcServer=1: settings or environment for the Pasar server only (not the load generator).
+        var serverEnv = Option("server-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1], StringComparer.Ordinal);
 
         EnsureFileLimit(viewerCounts.Append(stallViewers).Max() + chatters + 1024);
         Console.WriteLine($"Pasar.Bench chat: one room, {chatters} chatters × 1 message every {ChatLoad.ChatPeriod.TotalSeconds:F2} s ({ChatLoad.TextLength}-character text), {seconds} s windows after 3 s warm-up, " +
@@ -42,7 +45,7 @@ public static class ChatScenario
         {
             foreach (var name in targets)
             {
-                await using ChatTarget target = name == "peer" ? await NodePeerChatTarget.StartAsync() : await PasarChatTarget.StartAsync();
+                await using ChatTarget target = name == "peer" ? await NodePeerChatTarget.StartAsync() : await PasarChatTarget.StartAsync(serverEnv);
                 var window = await MeasureAsync(target, n, chatters, seconds);
                 results.Add((name, n, window));
             }

@@ -2,7 +2,7 @@ using Pasar.Bench;
 
 // Pasar.Bench SCENARIO [--backend embedded|scaled|both] [--concurrency N] [--seconds S]
 // Prints a Markdown table: one row per scenario and target, measured in the same run.
-// Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000]
+// Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000] [--server-env K=V,...]
 // Pasar.Bench chat-memory [--viewers 5000] [--variants default,server-gc,peer] [--gcdump]
 var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
 if (scenario == "analytics")
