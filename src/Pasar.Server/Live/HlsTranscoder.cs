@@ -5,15 +5,29 @@ using Pasar.Rtmp;
 namespace Pasar.Server.Live;
 
 /// <summary>
-/// The ffmpeg behind one publish: FLV in through stdin, HLS out for every rendition of the session. Started at the
-/// publisher's first key frame (the size is known then, and a decoder can start there); if ffmpeg dies mid-stream a
-/// new one is started at the next key frame with the header, metadata and sequence headers replayed, and the
-/// session's playlists continue after a discontinuity. Used only from the publisher's own callbacks, which never
-/// overlap, so it needs no locks.
+/// Where one ffmpeg run's output goes: MPEG-TS HLS files for <see cref="HlsPackager"/> (<see cref="TsHlsOutput"/>), or
+/// FLV streams of the transcoded rungs for the in-process CMAF packager (<see cref="Cmaf.CmafRungOutput"/>).
+/// </summary>
+internal interface ITranscodeOutput
+{
+    string SessionId { get; }
+
+    /// <summary>A run starts: ffmpeg's arguments after the input (filters, encoders and outputs).</summary>
+    IReadOnlyList<string> BeginRun(bool hasAudio, Action fail);
+
+    /// <summary>The run's ffmpeg has exited: its output is taken in whole before the next run starts.</summary>
+    Task CompleteRunAsync();
+}
+
+/// <summary>
+/// The ffmpeg behind one publish: FLV in through stdin, the session's renditions out through an
+/// <see cref="ITranscodeOutput"/>. Started at the publisher's first key frame (the size is known then, and a decoder
+/// can start there); if ffmpeg dies mid-stream (or its output cannot be read) a new one is started at the next key
+/// frame with the header, metadata and sequence headers replayed, and the session's playlists continue after a
+/// discontinuity. Used only from the publisher's own callbacks, which never overlap, so it needs no locks.
 /// </summary>
 internal sealed class HlsTranscoder(
-    HlsPackager packager,
-    IReadOnlyList<RenditionInfo> renditions,
+    ITranscodeOutput output,
     LiveOptions options,
     LiveMetrics metrics,
     ILogger logger)
@@ -23,7 +37,6 @@ internal sealed class HlsTranscoder(
     private readonly Queue<string> _stderrTail = new();
     private Process? _process;
     private FlvWriter? _flv;
-    private int _run;
     private volatile bool _failed;
     private bool _closing;
 
@@ -92,20 +105,19 @@ internal sealed class HlsTranscoder(
         {
             GaveUp = true;
             logger.LogError("Live {SessionId}: ffmpeg died {Count} times in a minute; giving up on this publish. Last output: {Output}",
-                packager.SessionId, _restarts.Count, string.Join(" | ", _stderrTail));
+                output.SessionId, _restarts.Count, string.Join(" | ", _stderrTail));
             return false;
         }
 
         _restarts.Enqueue(now);
         Restarts++;
         metrics.FfmpegRestarts.Add(1);
-        logger.LogWarning("Live {SessionId}: ffmpeg exited mid-stream; restarting. Last output: {Output}", packager.SessionId, string.Join(" | ", _stderrTail));
+        logger.LogWarning("Live {SessionId}: ffmpeg exited mid-stream; restarting. Last output: {Output}", output.SessionId, string.Join(" | ", _stderrTail));
         return true;
     }
 
     private async Task StartAsync(RtmpPublishContext context, uint timestamp, CancellationToken ct)
     {
-        _run = packager.BeginRun(renditions);
         var start = new ProcessStartInfo(options.FfmpegPath)
         {
             RedirectStandardInput = true,
@@ -113,7 +125,7 @@ internal sealed class HlsTranscoder(
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in Arguments(packager.Directory, _run, renditions, context.Audio is not null, options))
+        foreach (var argument in InputArguments.Concat(output.BeginRun(context.Audio is not null, Fail)))
         {
             start.ArgumentList.Add(argument);
         }
@@ -157,8 +169,21 @@ internal sealed class HlsTranscoder(
             _failed = true;
         }
 
-        logger.LogInformation("Live {SessionId}: ffmpeg {Pid} started (run {Run}: {Renditions})",
-            packager.SessionId, process.Id, _run, string.Join(", ", renditions.Select(r => r.Name)));
+        logger.LogInformation("Live {SessionId}: ffmpeg {Pid} started", output.SessionId, process.Id);
+    }
+
+    /// <summary>The output could not be read (a bad fragment, a broken socket): this ffmpeg is killed, and the next key frame starts a new one.</summary>
+    private void Fail()
+    {
+        _failed = true;
+        try
+        {
+            _process?.Kill(entireProcessTree: true);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // already gone
+        }
     }
 
     private async Task StopProcessAsync(TimeSpan timeout)
@@ -196,12 +221,12 @@ internal sealed class HlsTranscoder(
         }
         catch (OperationCanceledException)
         {
-            logger.LogWarning("Live {SessionId}: ffmpeg {Pid} did not exit within {Timeout}; killing it", packager.SessionId, process.Id, timeout);
+            logger.LogWarning("Live {SessionId}: ffmpeg {Pid} did not exit within {Timeout}; killing it", output.SessionId, process.Id, timeout);
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync(CancellationToken.None);
         }
 
-        packager.CompleteRun(_run);
+        await output.CompleteRunAsync();
         process.Dispose();
         _flv = null;
     }
@@ -223,39 +248,99 @@ internal sealed class HlsTranscoder(
         }
     }
 
+    /// <summary>The input: the publisher's FLV on stdin, probed briefly (the sequence headers come first).</summary>
+    internal static readonly string[] InputArguments =
+    [
+        "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+        "-probesize", "1000000", "-analyzeduration", "1000000",
+        "-f", "flv", "-i", "pipe:0",
+    ];
+
     /// <summary>
-    /// One ffmpeg, all renditions: the source copied, each rung scaled and encoded with x264 at a fixed GOP of one
-    /// segment, key frames forced on segment boundaries by time and no scene-cut key frames, so that segments line up
-    /// across renditions; audio copied into every rendition. Segments and a private playlist per rendition and run.
+    /// The filter graph for the encoded rungs: the source split, each branch scaled to the exact size the master
+    /// playlist advertises (the short side is the rung's number, the aspect kept; -2 keeps the aspect for an unknown
+    /// source width) and brought to the rung's frame rate. <paramref name="keepKeyFrames"/> lowers the frame rate with
+    /// <c>select</c> (which always keeps the source's key frames, so <c>-force_key_frames source</c> sees them) rather
+    /// than <c>fps</c> (which loses the key-frame flag).
     /// </summary>
+    internal static string[] FilterGraph(IReadOnlyList<RenditionInfo> encoded, bool keepKeyFrames)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (encoded.Count == 0)
+        {
+            return [];
+        }
+
+        var graph = encoded.Count == 1
+            ? "[0:v]null[s1];"
+            : $"[0:v]split={encoded.Count}{string.Concat(Enumerable.Range(1, encoded.Count).Select(i => $"[s{i}]"))};";
+        for (var i = 0; i < encoded.Count; i++)
+        {
+            var rate = encoded[i].FrameRate switch
+            {
+                null => "",
+                { } f when keepKeyFrames => string.Create(inv, $",select='key+isnan(prev_selected_t)+gte(t-prev_selected_t\\,{1 / f - 0.004:0.#####})'"),
+                { } f => string.Create(inv, $",fps={f:0.###}"),
+            };
+            var size = encoded[i].Width > 0 ? string.Create(inv, $"{encoded[i].Width}:{encoded[i].Height}") : string.Create(inv, $"-2:{encoded[i].Height}");
+            graph += string.Create(inv, $"[s{i + 1}]scale={size}{rate},format=yuv420p[v{i + 1}];");
+        }
+
+        return ["-filter_complex", graph.TrimEnd(';')];
+    }
+
+    /// <summary>
+    /// x264 for one rung at its bit rate. With <paramref name="gopSeconds"/>, a fixed GOP of that length, key frames
+    /// forced on segment boundaries by time and no scene-cut key frames (the TS path); without, key frames exactly where
+    /// the source has them (<c>-force_key_frames source</c>, the CMAF path, whose rungs cut where the source cut) and
+    /// <c>zerolatency</c> (no look-ahead, no B-frames: the encoder adds no delay of its own).
+    /// </summary>
+    internal static IEnumerable<string> EncoderArguments(RenditionInfo rendition, string specifier, LiveOptions options, double? gopSeconds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var fps = rendition.FrameRate ?? 30;
+        var kbps = rendition.VideoKbps;
+        var gop = ((int)Math.Round(fps * (gopSeconds ?? 10 * options.SegmentSeconds))).ToString(inv);
+        string[] common =
+        [
+            $"-c:v{specifier}", "libx264", $"-preset:v{specifier}", options.Preset,
+            $"-b:v{specifier}", $"{kbps}k", $"-maxrate:v{specifier}", $"{kbps * 11 / 10}k", $"-bufsize:v{specifier}", $"{kbps * 2}k",
+            $"-g:v{specifier}", gop, $"-sc_threshold:v{specifier}", "0",
+        ];
+        return gopSeconds is { } seconds
+            ? [.. common, $"-keyint_min:v{specifier}", gop, $"-force_key_frames:v{specifier}", string.Create(inv, $"expr:gte(t,n_forced*{seconds})")]
+            : [.. common, $"-tune:v{specifier}", "zerolatency", $"-force_key_frames:v{specifier}", "source"];
+    }
+}
+
+/// <summary>
+/// One ffmpeg, all renditions, as MPEG-TS HLS (the path with <c>Pasar:Live:LowLatencyPassthrough</c> off): the source
+/// copied, each rung encoded at a fixed GOP of one segment, so that segments line up across renditions; audio copied
+/// into every rendition. Segments and a private playlist per rendition and run, read by <see cref="HlsPackager"/>.
+/// </summary>
+internal sealed class TsHlsOutput(HlsPackager packager, IReadOnlyList<RenditionInfo> renditions, LiveOptions options) : ITranscodeOutput
+{
+    private int _run;
+
+    public string SessionId => packager.SessionId;
+
+    public IReadOnlyList<string> BeginRun(bool hasAudio, Action fail)
+    {
+        _run = packager.BeginRun(renditions);
+        return Arguments(packager.Directory, _run, renditions, hasAudio, options);
+    }
+
+    public Task CompleteRunAsync()
+    {
+        packager.CompleteRun(_run);
+        return Task.CompletedTask;
+    }
+
     internal static IReadOnlyList<string> Arguments(string directory, int run, IReadOnlyList<RenditionInfo> renditions, bool hasAudio, LiveOptions options)
     {
         var inv = CultureInfo.InvariantCulture;
-        var args = new List<string>
-        {
-            "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
-            "-probesize", "1000000", "-analyzeduration", "1000000",
-            "-f", "flv", "-i", "pipe:0",
-        };
-
         var encoded = renditions.Where(r => !r.IsSource).ToList();
-        if (encoded.Count > 0)
-        {
-            var graph = encoded.Count == 1
-                ? "[0:v]null[s1];"
-                : $"[0:v]split={encoded.Count}{string.Concat(Enumerable.Range(1, encoded.Count).Select(i => $"[s{i}]"))};";
-            for (var i = 0; i < encoded.Count; i++)
-            {
-                var fps = encoded[i].FrameRate is { } f ? string.Create(inv, $",fps={f:0.###}") : "";
-                // The exact size the master playlist advertises (the short side is the rung's number, the aspect kept);
-                // -2 keeps the aspect for an unknown source width.
-                var size = encoded[i].Width > 0 ? string.Create(inv, $"{encoded[i].Width}:{encoded[i].Height}") : string.Create(inv, $"-2:{encoded[i].Height}");
-                graph += string.Create(inv, $"[s{i + 1}]scale={size}{fps},format=yuv420p[v{i + 1}];");
-            }
-
-            args.AddRange(["-filter_complex", graph.TrimEnd(';')]);
-        }
-
+        var args = new List<string>(HlsTranscoder.FilterGraph(encoded, keepKeyFrames: false));
         var map = new List<string>();
         var index = 0;
         foreach (var rendition in renditions)
@@ -272,16 +357,7 @@ internal sealed class HlsTranscoder(
             }
             else
             {
-                var fps = rendition.FrameRate ?? 30;
-                var gop = ((int)Math.Round(fps * options.SegmentSeconds)).ToString(inv);
-                var kbps = rendition.VideoKbps;
-                args.AddRange(
-                [
-                    $"-c:v:{index}", "libx264", $"-preset:v:{index}", options.Preset,
-                    $"-b:v:{index}", $"{kbps}k", $"-maxrate:v:{index}", $"{kbps * 11 / 10}k", $"-bufsize:v:{index}", $"{kbps * 2}k",
-                    $"-g:v:{index}", gop, $"-keyint_min:v:{index}", gop, $"-sc_threshold:v:{index}", "0",
-                    $"-force_key_frames:v:{index}", $"expr:gte(t,n_forced*{options.SegmentSeconds})",
-                ]);
+                args.AddRange(HlsTranscoder.EncoderArguments(rendition, $":{index}", options, options.SegmentSeconds));
             }
 
             map.Add(hasAudio ? $"v:{index},a:{index},name:{rendition.Name}" : $"v:{index},name:{rendition.Name}");

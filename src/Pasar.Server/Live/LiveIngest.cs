@@ -141,7 +141,7 @@ internal sealed class LiveIngest(
         _broadcasts.TryGetValue(sessionId, out var b) ? b.Publisher?.Transcoder?.ProcessId : null;
 
     /// <summary>The session's in-process LL-HLS packager, while this node ingests it and it has one.</summary>
-    internal Cmaf.LowLatencyPackager? LowLatency(string sessionId) => _broadcasts.TryGetValue(sessionId, out var b) ? b.LowLatency : null;
+    internal Cmaf.CmafSession? LowLatency(string sessionId) => _broadcasts.TryGetValue(sessionId, out var b) ? b.LowLatency : null;
 
     internal bool IsPublishing(string sessionId) => _broadcasts.TryGetValue(sessionId, out var b) && b.Publisher is not null;
 
@@ -237,7 +237,8 @@ internal sealed class LiveIngest(
 
         if (publish.LowLatency is { } lowLatency)
         {
-            WriteLowLatency(broadcast, lowLatency, context, packet);
+            WriteLowLatency(broadcast, lowLatency.Source, context, packet);
+            await WriteRungsAsync(publish, context, packet, cancellationToken);
             return;
         }
 
@@ -249,23 +250,42 @@ internal sealed class LiveIngest(
             }
 
             await DecidePlanAsync(broadcast, context, cancellationToken);
-            if (broadcast.Plan!.Count == 0 && options.Value.LowLatencyPassthrough && context.Video.Codecs.StartsWith("avc1", StringComparison.Ordinal))
+            if (options.Value.LowLatencyPassthrough && context.Video.Codecs.StartsWith("avc1", StringComparison.Ordinal))
             {
-                // No rung to transcode: the passthrough rendition is packaged here, and no ffmpeg runs.
-                broadcast.LowLatency ??= new Cmaf.LowLatencyPackager(SessionDirectory(broadcast.SessionId), options.Value, metrics, time, uploader);
-                broadcast.LowLatency.BeginRun(context);
+                // The passthrough rendition is packaged here from the publisher's frames; with rungs to transcode, one
+                // ffmpeg encodes them and the same packager takes its output. An empty ladder runs no ffmpeg at all.
+                broadcast.LowLatency ??= new Cmaf.CmafSession(SessionDirectory(broadcast.SessionId), options.Value, metrics, time, uploader);
+                broadcast.LowLatency.Source.BeginRun();
                 publish.LowLatency = broadcast.LowLatency;
-                WriteLowLatency(broadcast, publish.LowLatency, context, packet);
+                if (broadcast.Plan!.Count > 0)
+                {
+                    publish.Transcoder = await CreateTranscoderAsync(broadcast, context, broadcast.LowLatency, cancellationToken);
+                }
+
+                WriteLowLatency(broadcast, publish.LowLatency.Source, context, packet);
+                await WriteRungsAsync(publish, context, packet, cancellationToken);
                 return;
             }
 
-            publish.Transcoder = await CreateTranscoderAsync(broadcast, context, cancellationToken);
+            publish.Transcoder = await CreateTranscoderAsync(broadcast, context, null, cancellationToken);
         }
 
         await publish.Transcoder.WriteAsync(context, packet, cancellationToken);
         if (publish.Transcoder.GaveUp)
         {
             context.Connection.Close();
+        }
+    }
+
+    /// <summary>
+    /// The frame to the ffmpeg encoding a CMAF session's rungs. If ffmpeg keeps dying the rungs stop and the
+    /// passthrough rendition goes on alone: viewers keep the show at the source quality.
+    /// </summary>
+    private static async ValueTask WriteRungsAsync(Publish publish, RtmpPublishContext context, RtmpMediaPacket packet, CancellationToken ct)
+    {
+        if (publish.Transcoder is { GaveUp: false } rungs)
+        {
+            await rungs.WriteAsync(context, packet, ct);
         }
     }
 
@@ -276,7 +296,7 @@ internal sealed class LiveIngest(
         metrics.RtmpPublishers.Add(-1);
         try
         {
-            publish.LowLatency?.EndRun();
+            publish.LowLatency?.Source.EndRun();
             if (publish.Transcoder is not null)
             {
                 await publish.Transcoder.CloseAsync();
@@ -372,11 +392,11 @@ internal sealed class LiveIngest(
         foreach (var session in await store.ListLiveAsync(cancellationToken))
         {
             var broadcast = _broadcasts.GetOrAdd(session.Id, id => NewBroadcast(id, session.SellerId, wentLive: true));
-            if (Cmaf.LowLatencyPackager.HasRecording(SessionDirectory(session.Id)))
+            if (Cmaf.CmafSession.HasRecording(SessionDirectory(session.Id)))
             {
                 // Packaged in-process before the restart: the packager picks its recording up, so a returning
                 // publisher continues the numbering (and the replay keeps what came before), and viewers keep the window.
-                broadcast.LowLatency ??= new Cmaf.LowLatencyPackager(SessionDirectory(session.Id), options.Value, metrics, time, uploader);
+                broadcast.LowLatency ??= new Cmaf.CmafSession(SessionDirectory(session.Id), options.Value, metrics, time, uploader);
             }
 
             ArmGrace(broadcast);
@@ -410,8 +430,8 @@ internal sealed class LiveIngest(
                 }
 
                 await using var packager = new HlsPackager(sessionId, SessionDirectory(sessionId), options.Value, metrics, time, loggers.CreateLogger<HlsPackager>());
-                var lowLatency = Cmaf.LowLatencyPackager.HasRecording(SessionDirectory(sessionId))
-                    ? new Cmaf.LowLatencyPackager(SessionDirectory(sessionId), options.Value, metrics, time, uploader)
+                var lowLatency = Cmaf.CmafSession.HasRecording(SessionDirectory(sessionId))
+                    ? new Cmaf.CmafSession(SessionDirectory(sessionId), options.Value, metrics, time, uploader)
                     : null;
                 if (await WriteReplayAsync(packager, lowLatency))
                 {
@@ -430,7 +450,7 @@ internal sealed class LiveIngest(
     }
 
     /// <summary>Closes the playlists and writes the replay; true when it is on disk and no longer owed.</summary>
-    private async Task<bool> WriteReplayAsync(HlsPackager packager, Cmaf.LowLatencyPackager? lowLatency = null)
+    private async Task<bool> WriteReplayAsync(HlsPackager packager, Cmaf.CmafSession? lowLatency = null)
     {
         try
         {
@@ -574,7 +594,8 @@ internal sealed class LiveIngest(
         }
     }
 
-    private async Task<HlsTranscoder> CreateTranscoderAsync(Broadcast broadcast, RtmpPublishContext context, CancellationToken ct)
+    /// <summary>The ffmpeg of a publish: every rendition as MPEG-TS HLS, or, for a CMAF session, only its rungs.</summary>
+    private async Task<HlsTranscoder> CreateTranscoderAsync(Broadcast broadcast, RtmpPublishContext context, Cmaf.CmafSession? cmaf, CancellationToken ct)
     {
         var video = context.Video!;
         var width = video.Width ?? context.Metadata?.Width ?? 0;
@@ -610,7 +631,10 @@ internal sealed class LiveIngest(
             });
         }
 
-        return new HlsTranscoder(broadcast.Packager, renditions, options.Value, metrics, loggers.CreateLogger<HlsTranscoder>());
+        ITranscodeOutput output = cmaf is null
+            ? new TsHlsOutput(broadcast.Packager, renditions, options.Value)
+            : new Cmaf.CmafRungOutput(cmaf, broadcast.SessionId, [.. renditions.Where(r => !r.IsSource)], options.Value, metrics, loggers.CreateLogger<Cmaf.CmafRungOutput>());
+        return new HlsTranscoder(output, options.Value, metrics, loggers.CreateLogger<HlsTranscoder>());
     }
 
     private static async Task WaitQuietlyAsync(Task task, TimeSpan timeout)
@@ -631,7 +655,7 @@ internal sealed class LiveIngest(
         public string SessionId { get; } = sessionId;
         public string SellerId { get; } = sellerId;
         public HlsPackager Packager { get; } = packager;
-        public Cmaf.LowLatencyPackager? LowLatency { get; set; }
+        public Cmaf.CmafSession? LowLatency { get; set; }
         public volatile Publish? Publisher;
         public ITimer? Grace { get; set; }
         public volatile bool WentLive;
@@ -652,7 +676,7 @@ internal sealed class LiveIngest(
         public Broadcast Broadcast { get; } = broadcast;
         public RtmpPublishContext? Context { get; set; }
         public HlsTranscoder? Transcoder { get; set; }
-        public Cmaf.LowLatencyPackager? LowLatency { get; set; }
+        public Cmaf.CmafSession? LowLatency { get; set; }
         public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

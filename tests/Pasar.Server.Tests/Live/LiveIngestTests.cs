@@ -136,7 +136,8 @@ public sealed class LiveIngestTests
             TimeSpan.FromSeconds(15), "the owed replay after the restart");
         var replay = await restarted.Client.GetStringAsync($"/hls/{id}/source/replay.m3u8", Ct);
         Assert.EndsWith("#EXT-X-ENDLIST\n", replay, StringComparison.Ordinal);
-        Assert.Contains(".ts", replay, StringComparison.Ordinal);
+        Assert.Contains(".m4s", replay, StringComparison.Ordinal); // the rung's too: both renditions are packaged in-process
+        Assert.Contains("360p30/replay.m3u8", await restarted.Client.GetStringAsync($"/hls/{id}/replay.m3u8", Ct), StringComparison.Ordinal);
         Assert.Equal(0L, await restarted.ScalarAsync<long>("SELECT replay_pending FROM live_sessions WHERE id = @id", new { id }));
     }
 

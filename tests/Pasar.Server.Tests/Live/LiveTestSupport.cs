@@ -87,6 +87,26 @@ internal static class Ffmpeg
         return (process.ExitCode, await stdout + await stderr);
     }
 
+    /// <summary>
+    /// A segment a decoder can open on its own: a TS segment as it is; a CMAF segment after its init segment (the
+    /// playlist's <c>EXT-X-MAP</c> before it), in a temporary file the caller deletes.
+    /// </summary>
+    public static string StandaloneSegment(string directory, string playlist, string segment)
+    {
+        var path = Path.Combine(directory, segment);
+        if (!segment.EndsWith(".m4s", StringComparison.Ordinal))
+        {
+            return path;
+        }
+
+        var before = playlist[..playlist.IndexOf("\n" + segment, StringComparison.Ordinal)];
+        var map = before[(before.LastIndexOf("#EXT-X-MAP:URI=\"", StringComparison.Ordinal) + 16)..];
+        var init = map[..map.IndexOf('"', StringComparison.Ordinal)];
+        var file = Path.Combine(Path.GetTempPath(), $"{Guid.NewGuid():N}.mp4");
+        File.WriteAllBytes(file, [.. File.ReadAllBytes(Path.Combine(directory, init)), .. File.ReadAllBytes(path)]);
+        return file;
+    }
+
     /// <summary>ffprobe's JSON for the streams and format of one file.</summary>
     public static async Task<JsonElement> ProbeAsync(string file)
     {
@@ -191,13 +211,13 @@ internal static class LiveApp
 
     /// <summary>
     /// Segments recorded so far for a rendition (the whole session, not only the live window): the in-process CMAF
-    /// packager's for a passthrough-only session, else ffmpeg's MPEG-TS segments.
+    /// packager's for a session packaged as LL-HLS, else ffmpeg's MPEG-TS segments.
     /// </summary>
     public static IReadOnlyList<HlsSegment> Recorded(this PasarApp app, string id, string rendition = RenditionInfo.SourceName) =>
-        app.Ingest().LowLatency(id) is { } lowLatency && rendition == RenditionInfo.SourceName
-            ? lowLatency.Recorded()
+        app.Ingest().LowLatency(id) is { } lowLatency
+            ? lowLatency.Find(rendition)?.Recorded() ?? []
             : app.Ingest().Packager(id)?.Segments(rendition) ?? [];
 
-    /// <summary>True when the session's passthrough rendition is packaged in-process as LL-HLS over CMAF.</summary>
+    /// <summary>True when the session is packaged in-process as LL-HLS over CMAF.</summary>
     public static bool IsLowLatency(this PasarApp app, string id) => app.Ingest().LowLatency(id) is not null;
 }

@@ -17,13 +17,13 @@ internal static class LowLatencyHls
 
     /// <returns>The response, or null to fall back to the files on disk (replays, segments gone from memory).</returns>
     public static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>?> ServeAsync(
-        LowLatencyPackager packager, string file, HttpContext http, LiveMetrics metrics, CancellationToken ct)
+        CmafSession session, string file, HttpContext http, LiveMetrics metrics, CancellationToken ct)
     {
         var headers = http.Response.Headers;
         headers.AccessControlAllowOrigin = "*";
         if (file == HlsPackager.MasterFile)
         {
-            if (packager.Master() is not { } master)
+            if (session.Master() is not { } master)
             {
                 return null;
             }
@@ -32,16 +32,16 @@ internal static class LowLatencyHls
             return TypedResults.Bytes(Encoding.UTF8.GetBytes(master), Playlist);
         }
 
-        var prefix = LowLatencyPackager.Rendition + "/";
-        if (!file.StartsWith(prefix, StringComparison.Ordinal))
+        var slash = file.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || session.Find(file[..slash]) is not { } packager)
         {
             return null;
         }
 
-        var name = file[prefix.Length..];
+        var name = file[(slash + 1)..];
         if (name == HlsPackager.LiveFile)
         {
-            return await PlaylistAsync(packager, http, metrics, ct);
+            return await PlaylistAsync(session, packager, http, metrics, ct);
         }
 
         if (packager.Media(name) is not { } bytes)
@@ -67,7 +67,7 @@ internal static class LowLatencyHls
     }
 
     private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>?> PlaylistAsync(
-        LowLatencyPackager packager, HttpContext http, LiveMetrics metrics, CancellationToken ct)
+        CmafSession session, LowLatencyPackager packager, HttpContext http, LiveMetrics metrics, CancellationToken ct)
     {
         var query = http.Request.Query;
         var hasMsn = query.TryGetValue("_HLS_msn", out var msnText);
@@ -98,7 +98,7 @@ internal static class LowLatencyHls
             }
         }
 
-        if (packager.MediaPlaylist(skip) is not { } text)
+        if (session.MediaPlaylist(packager, skip) is not { } text)
         {
             return null;
         }

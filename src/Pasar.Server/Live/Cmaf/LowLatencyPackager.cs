@@ -5,15 +5,16 @@ using Pasar.Rtmp;
 namespace Pasar.Server.Live.Cmaf;
 
 /// <summary>
-/// The passthrough rendition of a session with no ladder, packaged in-process from the RTMP frames as LL-HLS over
-/// CMAF: parts of <c>PartSeconds</c>, segments cut at the first key frame after <c>SegmentSeconds</c>, the live window
+/// One rendition of a live session, packaged in-process as LL-HLS over CMAF: the passthrough rendition from the RTMP
+/// frames, a transcoded rung from ffmpeg's FLV output (<see cref="CmafTranscoder"/>). Parts of <c>PartSeconds</c>;
+/// the passthrough rendition cuts segments at the first key frame after <c>SegmentSeconds</c>, and a rung cuts where
+/// the passthrough rendition cut (<see cref="Follow"/>), so key frames and media sequence numbers line up for ABR. The live window
 /// kept in memory (players are served from here, not from disk), every finished segment also written to the session's
 /// folder for the replay. Waiters (blocking playlist reloads, preload-hinted parts) await one shared signal that is
 /// replaced each time a part is published: a thousand waiting players cost a thousand continuations, no threads.
 /// </summary>
 internal sealed class LowLatencyPackager
 {
-    public const string Rendition = RenditionInfo.SourceName;
 
     /// <summary>
     /// The rendition's recording so far, appended to as each segment completes (an EVENT playlist with Pasar's own
@@ -47,8 +48,10 @@ internal sealed class LowLatencyPackager
     private readonly Storage.RecordingUploader? _uploader;
     private readonly string _sessionId;
 
-    public LowLatencyPackager(string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time, Storage.RecordingUploader? uploader = null)
+    public LowLatencyPackager(string directory, LiveOptions options, LiveMetrics metrics, TimeProvider time, Storage.RecordingUploader? uploader = null,
+        string rendition = RenditionInfo.SourceName)
     {
+        Rendition = rendition;
         _uploader = uploader;
         _sessionId = Path.GetFileName(Path.TrimEndingDirectorySeparator(directory));
         _directory = directory;
@@ -60,8 +63,22 @@ internal sealed class LowLatencyPackager
         Recover();
     }
 
-    /// <summary>Whether a session folder holds a recording of this packager (a node restarted mid-show or before the replay).</summary>
-    public static bool HasRecording(string directory) => File.Exists(Path.Combine(directory, Rendition, RecordingFile));
+    /// <summary>Whether a rendition folder holds a recording of this packager (a node restarted mid-show or before the replay).</summary>
+    public static bool HasRecording(string directory, string rendition = RenditionInfo.SourceName) =>
+        File.Exists(Path.Combine(directory, rendition, RecordingFile));
+
+    /// <summary>The rendition's name: its folder and the first part of its URLs.</summary>
+    public string Rendition { get; }
+
+    /// <summary>
+    /// For a transcoded rung: the passthrough rendition whose segment boundaries this one follows. A rung cuts a
+    /// segment at a key frame only where the passthrough rendition started one (ffmpeg keeps the timestamps and puts
+    /// key frames where the source has them), and takes that segment's program date-time.
+    /// </summary>
+    public LowLatencyPackager? Follow { get; init; }
+
+    /// <summary>The bit rate to advertise before a segment has been measured (a rung's configured rate).</summary>
+    public int ConfiguredKbps { get; init; }
 
     public double PartTarget => _options.PartSeconds;
 
@@ -96,7 +113,7 @@ internal sealed class LowLatencyPackager
     private int TargetDuration => _maxSegmentSeconds;
 
     /// <summary>A publisher (re)starts: the next frames open a new run, with its own init segment and a discontinuity.</summary>
-    public void BeginRun(RtmpPublishContext context)
+    public void BeginRun()
     {
         lock (_lock)
         {
@@ -118,7 +135,22 @@ internal sealed class LowLatencyPackager
         }
     }
 
-    public void Write(RtmpPublishContext context, RtmpMediaPacket packet)
+    /// <summary>Whether the next frame may open a run (and so needs the stream's format).</summary>
+    public bool NeedsFormat
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return !_runStarted;
+            }
+        }
+    }
+
+    public void Write(RtmpPublishContext context, RtmpMediaPacket packet) => Write(NeedsFormat ? StreamFormat.From(context) : null, packet);
+
+    /// <summary>One frame; <paramref name="format"/> is needed only while <see cref="NeedsFormat"/>.</summary>
+    public void Write(StreamFormat? format, RtmpMediaPacket packet)
     {
         lock (_lock)
         {
@@ -129,12 +161,12 @@ internal sealed class LowLatencyPackager
 
             if (!_runStarted)
             {
-                if (packet.Type != RtmpMediaType.Video || !packet.IsKeyframe || context.Video is null || context.VideoSequenceHeader.Length <= 5)
+                if (packet.Type != RtmpMediaType.Video || !packet.IsKeyframe || format is null)
                 {
                     return; // a player can only start at a key frame
                 }
 
-                StartRun(context);
+                StartRun(format);
             }
 
             var payload = packet.Payload.Span;
@@ -158,19 +190,19 @@ internal sealed class LowLatencyPackager
         }
     }
 
-    private void StartRun(RtmpPublishContext context)
+    private void StartRun(StreamFormat format)
     {
-        var video = context.Video!;
-        var audio = context.Audio;
-        var aac = audio is not null && context.AudioSequenceHeader.Length > 2 ? context.AudioSequenceHeader.Span[2..] : default;
-        var init = CmafInitSegment.Build(context.VideoSequenceHeader.Span[5..], video.Width ?? context.Metadata?.Width ?? 0, video.Height ?? context.Metadata?.Height ?? 0, aac, audio);
+        var video = format.Video;
+        var audio = format.Audio;
+        var aac = audio is not null && format.AudioSequenceHeader.Length > 2 ? format.AudioSequenceHeader.Span[2..] : default;
+        var init = CmafInitSegment.Build(format.VideoSequenceHeader.Span[5..], format.Width, format.Height, aac, audio);
         _inits[_run] = init;
         WriteFile(InitName(_run), init);
         VideoCodecs = video.Codecs;
         AudioCodecs = aac.IsEmpty ? null : audio!.Codecs;
-        Width = video.Width ?? context.Metadata?.Width ?? 0;
-        Height = video.Height ?? context.Metadata?.Height ?? 0;
-        FrameRate = video.Sps?.FrameRate ?? context.Metadata?.FrameRate;
+        Width = format.Width;
+        Height = format.Height;
+        FrameRate = format.FrameRate;
         _muxer = new CmafMuxer(audio?.SampleRate ?? 48000);
         _runStarted = true;
         AppendRecording(string.Create(CultureInfo.InvariantCulture,
@@ -201,7 +233,10 @@ internal sealed class LowLatencyPackager
         var scale = (double)CmafInitSegment.VideoTimescale;
         var frame = muxer.ReadyVideo[^1].Duration / scale;
         var segmentElapsed = (next - _segmentStart) / scale;
-        if (keyframe && segmentElapsed >= _options.SegmentSeconds - frame / 2)
+        var cut = Follow is { } source
+            ? keyframe && source.StartedSegmentNear(next, SegmentStartTolerance) is { } started && started > _segmentStart + SegmentStartTolerance
+            : keyframe && segmentElapsed >= _options.SegmentSeconds - frame / 2;
+        if (cut)
         {
             ClosePart(next);
             CloseSegment();
@@ -223,7 +258,37 @@ internal sealed class LowLatencyPackager
     {
         var msn = Math.Max(_segments.Count == 0 ? 0 : _segments[^1].Msn + 1, _nextMsnFloor);
         var discontinuity = _segments.Count > 0 && _segments[^1].Run != _run;
-        _segments.Add(new Segment(msn, _run, discontinuity, _time.GetUtcNow()));
+        _segments.Add(new Segment(msn, _run, discontinuity, _time.GetUtcNow()) { Start = _segmentStart });
+    }
+
+    /// <summary>How far a rung's key frame may be from the source's (ffmpeg rounds timestamps to its frame grid): 50 ms.</summary>
+    private const long SegmentStartTolerance = CmafInitSegment.VideoTimescale / 20;
+
+    /// <summary>The start (decode time) of a segment of this run begun within <paramref name="tolerance"/> of <paramref name="decodeTime"/>.</summary>
+    private long? StartedSegmentNear(long decodeTime, long tolerance)
+    {
+        lock (_lock)
+        {
+            for (var i = _segments.Count - 1; i >= 0 && i >= _segments.Count - 4; i--)
+            {
+                if (_segments[i].Run == _run && _segments[i].Start is { } start && Math.Abs(start - decodeTime) <= tolerance)
+                {
+                    return start;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>The program date-time of the source's segment that starts at <paramref name="decodeTime"/>, for a rung's segment.</summary>
+    private DateTimeOffset? ProgramDateTimeNear(long decodeTime)
+    {
+        lock (_lock)
+        {
+            var segment = _segments.FindLast(s => s.Run == _run && s.Start is { } start && Math.Abs(start - decodeTime) <= SegmentStartTolerance);
+            return segment?.Parts.Count > 0 ? segment.ProgramDateTime : null;
+        }
     }
 
     private void ClosePart(long end)
@@ -241,7 +306,9 @@ internal sealed class LowLatencyPackager
         _partStart = end;
         if (segment.Parts.Count == 1)
         {
-            segment.ProgramDateTime = _time.GetUtcNow() - TimeSpan.FromSeconds(duration);
+            // A rung's segment shows the same wall-clock time as the source's segment with the same pictures.
+            segment.ProgramDateTime = (segment.Start is { } start ? Follow?.ProgramDateTimeNear(start) : null)
+                ?? _time.GetUtcNow() - TimeSpan.FromSeconds(duration);
         }
 
         // How long after the part's last frame arrived it could be served: near zero when packaging keeps up.
@@ -323,21 +390,25 @@ internal sealed class LowLatencyPackager
     }
 
     /// <summary>The session ended: the last segment is closed and the replay (a VOD playlist of the CMAF segments) written.</summary>
-    public void Finish()
+    /// <returns>Whether the rendition has a replay (at least one segment).</returns>
+    public bool Finish()
     {
         lock (_lock)
         {
             CloseOpenSegment();
             _ended = true;
             Signal();
-            if (_segments.Any(s => s.Complete))
+            if (!_segments.Any(s => s.Complete))
             {
-                WriteReplay();
+                return false;
             }
+
+            WriteReplay();
+            return true;
         }
     }
 
-    /// <summary>The replay playlists, written in one place (the media playlist, then the master pointing at it).</summary>
+    /// <summary>The rendition's replay playlist, written in one place; the session's master is written by <see cref="CmafSession"/>.</summary>
     private void WriteReplay()
     {
         var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n");
@@ -362,22 +433,30 @@ internal sealed class LowLatencyPackager
 
         text.Append("#EXT-X-ENDLIST\n");
         HlsPackager.WriteAtomically(Path.Combine(_directory, Rendition, HlsPackager.ReplayFile), text.ToString());
-        HlsPackager.WriteAtomically(Path.Combine(_directory, HlsPackager.ReplayFile), Master(HlsPackager.ReplayFile) ?? "#EXTM3U\n");
+        // The live URL keeps answering once the show is over, as the TS path's did: the whole show, ended.
+        HlsPackager.WriteAtomically(Path.Combine(_directory, Rendition, HlsPackager.LiveFile), text.ToString());
     }
 
-    /// <summary>The master playlist, once the first segment is complete; null before.</summary>
-    public string? Master(string variantFile = HlsPackager.LiveFile)
+    /// <summary>Whether a segment is complete: the rendition can be listed in the master playlist.</summary>
+    public bool HasSegment
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return VideoCodecs is not null && _segments.Exists(s => s.Complete);
+            }
+        }
+    }
+
+    /// <summary>The rendition's <c>EXT-X-STREAM-INF</c> line and URI, with its measured bit rates (the configured rate before any).</summary>
+    public string StreamInf(string variantFile)
     {
         lock (_lock)
         {
-            if (VideoCodecs is null || !_segments.Any(s => s.Complete))
-            {
-                return null;
-            }
-
-            var average = _totalSeconds <= 0 ? 0 : _totalBytes * 8 / _totalSeconds;
+            var average = _totalSeconds <= 0 ? ConfiguredKbps * 1000.0 : _totalBytes * 8 / _totalSeconds;
             var codecs = string.Join(",", new[] { VideoCodecs, AudioCodecs }.Where(c => c is not null));
-            var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+            var text = new StringBuilder();
             text.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={(long)Math.Round(Math.Max(average, _peakBitsPerSecond))},AVERAGE-BANDWIDTH={(long)Math.Round(average)},CODECS=\"{codecs}\"");
             if (Width > 0 && Height > 0)
             {
@@ -391,6 +470,23 @@ internal sealed class LowLatencyPackager
 
             text.Append(CultureInfo.InvariantCulture, $",NAME=\"{Rendition}\"\n{Rendition}/{variantFile}\n");
             return text.ToString();
+        }
+    }
+
+    /// <summary>The last part published, for the other renditions' <c>EXT-X-RENDITION-REPORT</c>; null before any.</summary>
+    public (long Msn, int Part)? LastPart()
+    {
+        lock (_lock)
+        {
+            for (var i = _segments.Count - 1; i >= 0; i--)
+            {
+                if (_segments[i].Parts.Count > 0)
+                {
+                    return (_segments[i].Msn, _segments[i].Parts.Count - 1);
+                }
+            }
+
+            return null;
         }
     }
 
@@ -473,8 +569,12 @@ internal sealed class LowLatencyPackager
         }
     }
 
-    /// <summary>The live media playlist; with <paramref name="skip"/>, a delta update leaving out old segments.</summary>
-    public string? MediaPlaylist(bool skip)
+    /// <summary>
+    /// The live media playlist; with <paramref name="skip"/>, a delta update leaving out old segments. Each of
+    /// <paramref name="reports"/> (the session's other renditions, read before this one's lock is taken) becomes an
+    /// <c>EXT-X-RENDITION-REPORT</c>, so a player switching renditions knows where the other one's live edge is.
+    /// </summary>
+    public string? MediaPlaylist(bool skip, IReadOnlyList<RenditionReport>? reports = null)
     {
         lock (_lock)
         {
@@ -580,6 +680,10 @@ internal sealed class LowLatencyPackager
             {
                 var (nextMsn, nextPart) = Next();
                 text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{PartName(nextMsn, nextPart)}\"\n");
+                foreach (var report in reports ?? [])
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-RENDITION-REPORT:URI=\"../{report.Rendition}/{HlsPackager.LiveFile}\",LAST-MSN={report.LastMsn},LAST-PART={report.LastPart}\n");
+                }
             }
 
             return text.ToString();
@@ -788,6 +892,9 @@ internal sealed class LowLatencyPackager
 
     private sealed record Part(byte[] Bytes, double Duration, bool Independent);
 
+    /// <summary>Where another rendition's live edge is: its last part.</summary>
+    public sealed record RenditionReport(string Rendition, long LastMsn, int LastPart);
+
     private sealed class Segment(long msn, int run, bool discontinuity, DateTimeOffset programDateTime)
     {
         public long Msn { get; } = msn;
@@ -799,5 +906,8 @@ internal sealed class LowLatencyPackager
         public bool Complete { get; set; }
         public long Bytes { get; set; }
         public string? Unrecorded { get; set; }
+
+        /// <summary>The decode time (video timescale) of the segment's first frame; null for a segment recovered from disk.</summary>
+        public long? Start { get; init; }
     }
 }

@@ -45,11 +45,15 @@ for (const hint of playlist.prefetchSegments ?? []) hints++;
 if (text.includes('#EXT-X-PRELOAD-HINT') && hints === 0) hints = 1;
 if (!text.includes('#EXT-X-ENDLIST') && hints === 0) errors.push('no EXT-X-PRELOAD-HINT');
 if (parts.length === 0) errors.push('no EXT-X-PART');
+const reports = (playlist.renditionReports ?? []).map(r => ({ uri: r.uri, lastMsn: r.lastMSN, lastPart: r.lastPart }));
+for (const r of reports) {
+  if (!r.uri || !(r.lastMsn >= 0) || !(r.lastPart >= 0)) errors.push(`rendition report ${JSON.stringify(r)} lacks URI, LAST-MSN or LAST-PART`);
+}
 console.log(JSON.stringify({
   ok: errors.length === 0, errors, master: false,
   targetDuration: playlist.targetDuration, partTarget, partHoldBack: control.partHoldBack, skip: playlist.skip ?? 0,
   mediaSequence: playlist.mediaSequenceBase ?? 0,
   segments: playlist.segments.filter(s => s.uri).map(s => ({ uri: s.uri, duration: s.duration, msn: s.mediaSequenceNumber })),
-  parts,
+  parts, reports,
 }));
 process.exit(errors.length === 0 ? 0 : 1);
