@@ -27,18 +27,25 @@ public static class GlassToGlassScenario
         Console.WriteLine("| packaging | player | samples | glass-to-glass median, s | p95, s | waiting events |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
         Console.WriteLine(await MeasureAsync(lowLatency: true, duration));
+        Console.WriteLine(await MeasureAsync(lowLatency: true, duration, rung: "360p30"));
         Console.WriteLine(await MeasureAsync(lowLatency: false, duration));
         Console.WriteLine();
         Console.WriteLine($"load average at the end {IngestScenario.LoadAverage()}");
     }
 
-    private static async Task<string> MeasureAsync(bool lowLatency, TimeSpan duration)
+    /// <param name="rung">
+    /// A transcoded rung to watch instead of the passthrough rendition: the publisher sends 1280x720 (the code bars
+    /// twice as large), the ladder has that rung (640x360, so the bars land where the reader looks), and the player is
+    /// given a master playlist with only that rung.
+    /// </param>
+    private static async Task<string> MeasureAsync(bool lowLatency, TimeSpan duration, string? rung = null)
     {
+        var k = rung is null ? 1 : 2;
         var rtmpPort = LocalServers.FreePort();
         await using var target = await BenchTarget.StartAsync("embedded", new Dictionary<string, string?>
         {
             ["Pasar:Rtmp:Port"] = rtmpPort.ToString(Inv),
-            ["Pasar:Live:Ladder"] = "",
+            ["Pasar:Live:Ladder"] = rung ?? "",
             ["Pasar:Live:LowLatencyPassthrough"] = lowLatency ? "true" : "false",
             ["Pasar:Web:Root"] = Path.Combine(RepoRoot(), "src", "Pasar.Server", "wwwroot", "dist"), // npm --prefix web run build
             ["Pasar:RateLimits:Enabled"] = "false",
@@ -52,8 +59,8 @@ public static class GlassToGlassScenario
         using var publisher = Start("ffmpeg",
         [
             "-hide_banner", "-loglevel", "error", "-re",
-            "-f", "lavfi", "-i", $"testsrc2=size=640x360:rate={Fps}", "-f", "lavfi", "-i", "sine=frequency=440",
-            "-filter_complex", $"color=c=black:s=640x24:r={Fps},format=gray,geq=lum='255*mod(floor(N/pow(2\\,floor(X/32)))\\,2)'[code];[0:v][code]overlay=0:0:shortest=1,format=yuv420p[v]",
+            "-f", "lavfi", "-i", $"testsrc2=size={640 * k}x{360 * k}:rate={Fps}", "-f", "lavfi", "-i", "sine=frequency=440",
+            "-filter_complex", $"color=c=black:s={640 * k}x{24 * k}:r={Fps},format=gray,geq=lum='255*mod(floor(N/pow(2\\,floor(X/{32 * k})))\\,2)'[code];[0:v][code]overlay=0:0:shortest=1,format=yuv420p[v]",
             "-map", "[v]", "-map", "1:a",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", (2 * Fps).ToString(Inv),
             "-c:a", "aac", "-f", "flv", $"rtmp://127.0.0.1:{rtmpPort}/live/{key}",
@@ -61,7 +68,7 @@ public static class GlassToGlassScenario
         try
         {
             var script = Path.Combine(RepoRoot(), "bench", "Pasar.Bench", "browser", "glass.mjs");
-            using var node = Start("node", [script, new Uri(target.Server.BaseAddress, $"/live/{id}").ToString(), startMs.ToString(Inv), Fps.ToString(Inv), duration.TotalSeconds.ToString(Inv)]);
+            using var node = Start("node", [script, new Uri(target.Server.BaseAddress, $"/live/{id}").ToString(), startMs.ToString(Inv), Fps.ToString(Inv), duration.TotalSeconds.ToString(Inv), rung ?? ""]);
             var output = await node.StandardOutput.ReadToEndAsync();
             var errors = await node.StandardError.ReadToEndAsync();
             await node.WaitForExitAsync();
@@ -74,7 +81,13 @@ public static class GlassToGlassScenario
             var result = JsonDocument.Parse(line).RootElement;
             var samples = result.GetProperty("samples").EnumerateArray().Select(e => e.GetDouble()).Order().ToArray();
             var player = result.GetProperty("mode").GetString() == "true" ? "hls.js lowLatencyMode" : "hls.js (3 segments behind)";
-            return string.Create(Inv, $"| {(lowLatency ? "in-process LL-HLS over CMAF (0.333 s parts)" : "ffmpeg MPEG-TS HLS (2 s segments)")} | {player} | {samples.Length} | " +
+            var packaging = (lowLatency, rung) switch
+            {
+                (true, null) => "in-process LL-HLS over CMAF (0.333 s parts), passthrough",
+                (true, { } r) => $"in-process LL-HLS over CMAF, transcoded rung {r} (ffmpeg x264 zerolatency)",
+                _ => "ffmpeg MPEG-TS HLS (2 s segments)",
+            };
+            return string.Create(Inv, $"| {packaging} | {player} | {samples.Length} | " +
                 $"{LoadRunner.Percentile(samples, 0.5):F2} | {LoadRunner.Percentile(samples, 0.95):F2} | {result.GetProperty("waiting").GetInt32()} |");
         }
         finally

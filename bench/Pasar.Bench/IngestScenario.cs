@@ -71,6 +71,36 @@ public static class IngestScenario
         Console.WriteLine($"load average at the end {LoadAverage()}");
     }
 
+    /// <summary>
+    /// Issue 14: how many default-ladder 1080p60 streams (passthrough + 480p30 + 360p30) stay live on this machine, with
+    /// every rendition through the in-process CMAF packager (ffmpeg only encodes the rungs) against ffmpeg's MPEG-TS HLS
+    /// muxer for all of them (the flag off), in the same run: one more stream per row until one is not real time.
+    /// </summary>
+    public static async Task RunLadderAsync(TimeSpan duration, int maxStreams)
+    {
+        var source = await SourceAsync();
+        Console.WriteLine($"Pasar.Bench llhls-ladder: {duration.TotalSeconds} s per row, source {Path.GetFileName(source)} (1080p60 H.264 6 Mbit/s, 2 s GOP, AAC), " +
+            $"{Environment.ProcessorCount} cores, load average at start {LoadAverage()}, {FfmpegVersion()}");
+        Console.WriteLine();
+        Console.WriteLine("| target | renditions | streams | speed (slowest) | real time | first frame → playable master, s | publish → playlist latency p50 / p95, s | CPU per stream, % of a core |");
+        Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|");
+        foreach (var lowLatency in new[] { true, false })
+        {
+            for (var streams = 1; streams <= maxStreams; streams++)
+            {
+                var row = await MeasurePasarAsync(source, "480p30,360p30", streams, duration, lowLatency);
+                Console.WriteLine(row.Markdown);
+                if (!row.RealTime)
+                {
+                    break;
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"load average at the end {LoadAverage()}");
+    }
+
     internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 

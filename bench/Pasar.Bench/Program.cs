@@ -86,6 +86,13 @@ if (scenario == "llhls-cpu")
     return;
 }
 
+if (scenario == "llhls-ladder")
+{
+    // Default-ladder 1080p60 streams held live: every rendition through the CMAF packager against ffmpeg's TS muxer.
+    await IngestScenario.RunLadderAsync(duration, int.Parse(Option("max-streams", "6"), System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 if (scenario == "forward")
 {
     // Forwarded playback cost: LL-HLS viewers on the ingest node against the same viewers on a node that forwards (ADR 0025).
@@ -138,7 +145,7 @@ foreach (var b in backends)
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
         "polls" => await PollScenario.RunAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-latency, forward, chat, chat-memory."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-ladder, llhls-latency, forward, chat, chat-memory."),
     };
     Console.WriteLine(result.Row);
 }

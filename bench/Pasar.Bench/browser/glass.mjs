@@ -1,5 +1,6 @@
 // Glass-to-glass latency in Chromium for Pasar.Bench llhls-latency.
-// Usage: node glass.mjs <roomUrl> <publisherStartEpochMs> <fps> <seconds>
+// Usage: node glass.mjs <roomUrl> <publisherStartEpochMs> <fps> <seconds> [rendition]
+// With a rendition, the player is handed a master playlist listing only that rendition (to watch a transcoded rung).
 // The publisher burns its frame number into the picture (20 black/white bars of 32 px in the top 24 rows, bit i
 // at x = 32·i). Frame n left the publisher at start + n/fps (ffmpeg -re). Each 250 ms the page draws the frame on
 // screen to a canvas, reads n back, and the latency is now − (start + n/fps). Prints one JSON line.
@@ -7,7 +8,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(new URL('../../../web/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
-const [roomUrl, startMs, fps, seconds] = process.argv.slice(2);
+const [roomUrl, startMs, fps, seconds, rendition] = process.argv.slice(2);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -15,6 +16,15 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  if (rendition) {
+    await page.route('**/master.m3u8', async (route) => {
+      const response = await route.fetch();
+      const lines = (await response.text()).split('\n');
+      const kept = lines.filter((line, i) => !(line.startsWith('#EXT-X-STREAM-INF') && !lines[i + 1].startsWith(`${rendition}/`))
+        && !(i > 0 && lines[i - 1].startsWith('#EXT-X-STREAM-INF') && !line.startsWith(`${rendition}/`)));
+      await route.fulfill({ response, body: kept.join('\n') });
+    });
+  }
   await page.goto(roomUrl);
   const video = page.getByTestId('video');
   await video.waitFor({ timeout: 60000 });

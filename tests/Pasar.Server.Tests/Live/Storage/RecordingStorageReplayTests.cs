@@ -63,15 +63,21 @@ public sealed partial class RecordingStorageTests
         var swift = await fixture.ServerAsync();
         var bucket = "move" + Guid.NewGuid().ToString("N")[..10];
 
-        // Two shows recorded before the store was configured: one packaged in-process (CMAF), one transcoded by
-        // ffmpeg (MPEG-TS, as every replay before LL-HLS was).
+        // Two shows recorded before the store was configured: one packaged in-process (CMAF), one through ffmpeg's
+        // MPEG-TS HLS (as every replay before LL-HLS was; the flag off gives that path today).
         var ids = new List<string>();
         Dictionary<string, string?>? settings = null;
         foreach (var ladder in new[] { "", "360p30" })
         {
+            void Configure(Dictionary<string, string?> s)
+            {
+                s["Pasar:Live:Ladder"] = ladder;
+                s["Pasar:Live:LowLatencyPassthrough"] = ladder.Length == 0 ? "true" : "false";
+            }
+
             await using var app = settings is null
-                ? await LiveApp.StartAsync(Backend.Embedded, s => s["Pasar:Live:Ladder"] = ladder)
-                : await PasarApp.StartAsync(Backend.Embedded, s => s["Pasar:Live:Ladder"] = ladder, shareSettings: settings, restart: true);
+                ? await LiveApp.StartAsync(Backend.Embedded, Configure)
+                : await PasarApp.StartAsync(Backend.Embedded, Configure, shareSettings: settings, restart: true);
             app.KeepDataOnDispose = true;
             settings ??= new(app.Settings);
             using var seller = await app.ClientAsAsync("seller-move", "seller");

@@ -93,7 +93,8 @@ public sealed partial class RecordingStorageTests(SwiftFixture fixture) : IClass
         var dir = app.SessionDirectory(id);
         foreach (var rendition in new[] { "source", "360p30" })
         {
-            var recorded = File.ReadLines(Path.Combine(dir, rendition, "recording.m3u8")).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+            // The rendition's own recording (both renditions are packaged in-process: the CMAF packager's).
+            var recorded = File.ReadLines(Path.Combine(dir, rendition, "recording-cmaf.m3u8")).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
             Assert.NotEmpty(recorded);
             Assert.All(recorded, f => Assert.Contains($"live/{id}/{rendition}/{f}", keys));
             var replay = await app.Client.GetStringAsync($"/hls/{id}/{rendition}/replay.m3u8", Ct);
