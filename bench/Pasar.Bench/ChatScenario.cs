@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.WebSockets;
 using System.Runtime.InteropServices;
 using Pasar.Testing;
 
@@ -48,8 +49,18 @@ public static class ChatScenario
             foreach (var name in targets)
             {
                 await using var target = await ChatTarget.StartAsync(name, serverEnv);
-                var window = await MeasureAsync(target, n, chatters, seconds);
-                results.Add((name, n, window));
+                try
+                {
+                    var window = await MeasureAsync(target, n, chatters, seconds);
+                    results.Add((name, n, window));
+                }
+                catch (Exception ex) when (ex is WebSocketException or TimeoutException or IOException or HttpRequestException)
+                {
+                    // A target that fails at a size (its process ended, the open-files limit) is reported as such, and the run goes on.
+                    Console.WriteLine($"| {target.Name} | {n} | failed: {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")} |");
+                    Console.Error.WriteLine($"  {target.Name}, {n} viewers failed: {ex}");
+                    Console.Error.WriteLine("  " + (target.ExitReport() ?? "the server process is still running"));
+                }
             }
         }
 

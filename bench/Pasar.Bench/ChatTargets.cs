@@ -58,6 +58,9 @@ public abstract class ChatTarget : IAsyncDisposable
         _ => throw new ArgumentException($"Unknown chat target '{name}'. Known: {string.Join(", ", Names)}."),
     };
 
+    /// <summary>When the server process has ended: why, as far as it said (the end of its output).</summary>
+    public virtual string? ExitReport() => null;
+
     public abstract ValueTask DisposeAsync();
 }
 
@@ -114,6 +117,17 @@ public sealed class PasarChatTarget : ChatTarget
         return text.Split('\n')
             .Where(l => l.StartsWith("pasar_room_slow_consumers_dropped", StringComparison.Ordinal))
             .Sum(l => (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public override string? ExitReport()
+    {
+        if (!_target.Server.HasExited)
+        {
+            return null;
+        }
+
+        var output = _target.Server.Output;
+        return "Pasar.Server exited: " + output[Math.Max(0, output.Length - 2000)..];
     }
 
     public override ValueTask DisposeAsync() => _target.DisposeAsync();
@@ -174,6 +188,8 @@ public abstract class NodeChatTarget : ChatTarget
     }
 
     public override Task<string> CreateRoomAsync() => Task.FromResult("room-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public override string? ExitReport() => _process is { HasExited: true } p ? $"node exited with {p.ExitCode}" : null;
 
     /// <summary>The version of <c>node</c> on PATH and of an npm package as the peer has it installed.</summary>
     protected static string Versions(string peer, string module)
