@@ -189,6 +189,11 @@ public abstract class NodeChatTarget : ChatTarget
 
     public override Task<string> CreateRoomAsync() => Task.FromResult("room-" + Guid.NewGuid().ToString("N")[..8]);
 
+    /// <summary>The Node.js peers need no handshake before the join, and never refuse a message (no rate limit).</summary>
+    public override byte[] Handshake { get; } = [];
+
+    public override byte[] ChatRefused { get; } = "\"error\":\""u8.ToArray();
+
     public override string? ExitReport() => _process is { HasExited: true } p ? $"node exited with {p.ExitCode}" : null;
 
     /// <summary>The version of <c>node</c> on PATH and of an npm package as the peer has it installed.</summary>
@@ -254,8 +259,6 @@ public sealed class NodePeerChatTarget : NodeChatTarget
 
     public override Uri ChatterUri(string userId) => new($"ws://127.0.0.1:{Port}/?user={userId}");
 
-    public override byte[] Handshake { get; } = [];
-
     public override byte[] Join(string room) => Encoding.UTF8.GetBytes($"{{\"type\":\"join\",\"room\":\"{room}\"}}");
 
     public override byte[] JoinAck { get; } = "\"joined\""u8.ToArray();
@@ -263,8 +266,6 @@ public sealed class NodePeerChatTarget : NodeChatTarget
     public override byte[] Ping { get; } = "{\"type\":\"ping\"}"u8.ToArray();
 
     public override byte[] Chat(string room, string text, long sequence) => Encoding.UTF8.GetBytes($"{{\"type\":\"chat\",\"room\":\"{room}\",\"text\":\"{text}\"}}");
-
-    public override byte[] ChatRefused { get; } = "\"error\":\""u8.ToArray();
 }
 
 /// <summary>
@@ -292,8 +293,6 @@ public sealed class SocketIoChatTarget : NodeChatTarget
 
     public override Uri ChatterUri(string userId) => new($"ws://127.0.0.1:{Port}/socket.io/?EIO=4&transport=websocket&user={userId}");
 
-    public override byte[] Handshake { get; } = [];
-
     public override byte[] Join(string room) => Encoding.UTF8.GetBytes($"40{{\"room\":\"{room}\"}}");
 
     public override byte[] JoinAck { get; } = "42[\"joined\"]"u8.ToArray();
@@ -305,6 +304,4 @@ public sealed class SocketIoChatTarget : NodeChatTarget
     private static readonly byte[] PongPacket = "3"u8.ToArray();
 
     public override byte[] Chat(string room, string text, long sequence) => Encoding.UTF8.GetBytes($"42[\"chat\",{{\"room\":\"{room}\",\"text\":\"{text}\"}}]");
-
-    public override byte[] ChatRefused { get; } = "\"error\":\""u8.ToArray();
 }
