@@ -152,6 +152,8 @@ public sealed class ChatLoad : IAsyncDisposable
             await socket.SendAsync(_target.Join(_room), WebSocketMessageType.Text, true, CancellationToken.None);
             var chatter = new Chatter(socket);
             chatter.Receiving = ChatterReceiveLoopAsync(chatter);
+            // Some servers (Socket.IO) close a connection that sends an event before its join is done.
+            await chatter.Joined.Task.WaitAsync(TimeSpan.FromSeconds(60));
             _chatters.Add(chatter);
         }
 
@@ -212,9 +214,20 @@ public sealed class ChatLoad : IAsyncDisposable
                     return;
                 }
 
+                var data = buffer.AsSpan(0, result.Count);
+                if (!chatter.Joined.Task.IsCompleted && data.IndexOf(_target.JoinAck) >= 0)
+                {
+                    chatter.Joined.TrySetResult();
+                }
+
                 if (Volatile.Read(ref _measuring) == 1)
                 {
-                    chatter.Refused += Occurrences(buffer.AsSpan(0, result.Count), _target.ChatRefused);
+                    chatter.Refused += Occurrences(data, _target.ChatRefused);
+                }
+
+                if (result.EndOfMessage && _target.Pong(data) is { } pong)
+                {
+                    await chatter.Socket.SendAsync(pong, WebSocketMessageType.Text, true, _stop.Token);
                 }
 
                 if (_target.ChatAnswered is { } answer && buffer.AsSpan(0, result.Count).IndexOf(answer) >= 0)
@@ -225,6 +238,10 @@ public sealed class ChatLoad : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
         {
+        }
+        finally
+        {
+            chatter.Joined.TrySetException(new WebSocketException("closed before joining"));
         }
     }
 
@@ -256,6 +273,11 @@ public sealed class ChatLoad : IAsyncDisposable
                     if (result.EndOfMessage)
                     {
                         Scan(viewer, buffer.AsSpan(0, filled), final: true);
+                        if (_target.Pong(buffer.AsSpan(0, filled)) is { } pong)
+                        {
+                            await viewer.Socket.SendAsync(pong, WebSocketMessageType.Text, true, _stop.Token);
+                        }
+
                         break;
                     }
 
@@ -393,7 +415,8 @@ public sealed class ChatLoad : IAsyncDisposable
     }
 
     /// <summary>
-    /// What every viewer sends to keep its connection alive, and how often: the protocol's ping every 10 s by default.
+    /// What every viewer sends to keep its connection alive, and how often: the protocol's ping every 10 s by default
+    /// (none when the protocol's heartbeat is the server's: then <see cref="ChatTarget.Pong"/> answers it).
     /// A scenario may send a hub call instead (the analytics bench's heartbeats), changed while the load runs.
     /// </summary>
     public (byte[] Message, TimeSpan Period)? KeepAlive { get; set; }
@@ -421,7 +444,7 @@ public sealed class ChatLoad : IAsyncDisposable
                         await Task.Delay(due, _stop.Token);
                     }
 
-                    if (viewers[i].Closed)
+                    if (viewers[i].Closed || message.Length == 0)
                     {
                         continue;
                     }
@@ -553,6 +576,8 @@ public sealed class ChatLoad : IAsyncDisposable
         public long Sent;
 
         public long Refused;
+
+        public TaskCompletionSource Joined { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public volatile TaskCompletionSource? Answered;
     }

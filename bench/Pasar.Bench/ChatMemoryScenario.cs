@@ -26,6 +26,8 @@ public static class ChatMemoryScenario
         ["workstation-gen0-4mb"] = new() { ["DOTNET_gcServer"] = "0", ["DOTNET_GCgen0size"] = "0x400000" },
         ["workstation-no-request-activity"] = new() { ["DOTNET_gcServer"] = "0", ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None" },
         ["peer"] = [],
+        ["ws-coalesce"] = [],
+        ["socketio"] = [],
     };
 
     public static async Task RunAsync(string[] args)
@@ -51,18 +53,19 @@ public static class ChatMemoryScenario
                 throw new ArgumentException($"Unknown variant '{variant}'. Known: {string.Join(", ", Variants.Keys)}.");
             }
 
-            await using ChatTarget target = variant == "peer" ? await NodePeerChatTarget.StartAsync() : await PasarChatTarget.StartAsync(settings);
+            var peer = variant is "peer" or "ws-coalesce" or "socketio";
+            await using var target = await ChatTarget.StartAsync(peer ? variant : "pasar", settings);
             var pid = target.ProcessId;
             var room = await target.CreateRoomAsync();
             await using var load = new ChatLoad(target, room);
             await Task.Delay(2000);
-            var heapBefore = gcdump && variant != "peer" ? (await HeapSnapshotAsync(pid, 1)).HeapMb : 0;
+            var heapBefore = gcdump && !peer ? (await HeapSnapshotAsync(pid, 1)).HeapMb : 0;
             var before = ProcessStats.RssMb(pid);
             await load.AddViewersAsync(viewers);
             await Task.Delay(3000);
             var joined = ProcessStats.RssMb(pid);
             string afterGc = "", perViewerAfterGc = "", heap = "";
-            if (gcdump && variant != "peer")
+            if (gcdump && !peer)
             {
                 var (heapMb, report) = await HeapSnapshotAsync(pid, load.Viewers);
                 await Task.Delay(2000);

@@ -42,6 +42,25 @@ public abstract class ChatTarget : IAsyncDisposable
     /// <summary>Bytes of the server's answer to a chat message, when the protocol has one (then a chatter waits for it).</summary>
     public virtual byte[]? ChatAnswered => null;
 
+    /// <summary>What a client answers to a whole message from the server, when the protocol asks for one (a server-driven heartbeat).</summary>
+    public virtual byte[]? Pong(ReadOnlySpan<byte> message) => null;
+
+    /// <summary>The chat scenario's target names: <c>pasar</c>, <c>peer</c> (naive <c>ws</c>), <c>ws-coalesce</c>, <c>socketio</c>.</summary>
+    public static readonly string[] Names = ["pasar", "peer", "ws-coalesce", "socketio"];
+
+    /// <summary>Starts a target by its name; <paramref name="pasarSettings"/> go to the Pasar server only.</summary>
+    public static async Task<ChatTarget> StartAsync(string name, IReadOnlyDictionary<string, string?>? pasarSettings = null) => name switch
+    {
+        "pasar" => await PasarChatTarget.StartAsync(pasarSettings),
+        "peer" => await NodePeerChatTarget.StartAsync(),
+        "ws-coalesce" => await NodePeerChatTarget.StartAsync(coalesce: true),
+        "socketio" => await SocketIoChatTarget.StartAsync(),
+        _ => throw new ArgumentException($"Unknown chat target '{name}'. Known: {string.Join(", ", Names)}."),
+    };
+
+    /// <summary>When the server process has ended: why, as far as it said (the end of its output).</summary>
+    public virtual string? ExitReport() => null;
+
     public abstract ValueTask DisposeAsync();
 }
 
@@ -100,27 +119,35 @@ public sealed class PasarChatTarget : ChatTarget
             .Sum(l => (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    public override string? ExitReport()
+    {
+        if (!_target.Server.HasExited)
+        {
+            return null;
+        }
+
+        var output = _target.Server.Output;
+        return "Pasar.Server exited: " + output[Math.Max(0, output.Length - 2000)..];
+    }
+
     public override ValueTask DisposeAsync() => _target.DisposeAsync();
 }
 
-/// <summary>The peer: <c>bench/peers/ws-broadcast</c>, a plain Node.js <c>ws</c> server broadcasting each message as its own frame.</summary>
-public sealed class NodePeerChatTarget : ChatTarget
+/// <summary>A Node.js chat server under <c>bench/peers/</c>: its npm dependencies installed (<c>npm ci</c>) when missing, started on a free port.</summary>
+public abstract class NodeChatTarget : ChatTarget
 {
-    private readonly Process _process;
-    private readonly int _port;
-    private readonly string _name = $"Node.js {NodeVersion()} + ws (peer)";
+    private Process? _process;
 
-    private NodePeerChatTarget(Process process, int port)
-    {
-        _process = process;
-        _port = port;
-    }
+    protected int Port { get; private set; }
 
-    public static async Task<NodePeerChatTarget> StartAsync()
+    public override int ProcessId => _process!.Id;
+
+    /// <summary>Installs the peer's locked dependencies when <paramref name="module"/> is missing, then runs <c>node server.js PORT args…</c>.</summary>
+    protected async Task StartAsync(string peer, string module, params string[] args)
     {
-        var dir = Path.Combine(RepositoryRoot(), "bench", "peers", "ws-broadcast");
+        var dir = Path.Combine(RepositoryRoot(), "bench", "peers", peer);
         var node = LocalServers.Which("node") ?? throw new ServerUnavailableException("node not found on PATH");
-        if (!Directory.Exists(Path.Combine(dir, "node_modules", "ws")))
+        if (!Directory.Exists(Path.Combine(dir, "node_modules", module)))
         {
             var npm = LocalServers.Which("npm") ?? throw new ServerUnavailableException("npm not found on PATH");
             var install = await LocalServers.RunAsync(npm, ["ci", "--prefix", dir, "--no-audit", "--no-fund"], TimeSpan.FromMinutes(5));
@@ -130,61 +157,55 @@ public sealed class NodePeerChatTarget : ChatTarget
             }
         }
 
-        var port = LocalServers.FreePort();
+        Port = LocalServers.FreePort();
         var psi = new ProcessStartInfo(node) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
         psi.ArgumentList.Add("server.js");
-        psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var process = Process.Start(psi)!;
+        psi.ArgumentList.Add(Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(psi)!;
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
+        _process.OutputDataReceived += (_, e) =>
         {
             if (e.Data?.StartsWith("listening", StringComparison.Ordinal) == true)
             {
                 listening.TrySetResult();
             }
         };
-        process.ErrorDataReceived += (_, e) =>
+        _process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
             {
-                Console.Error.WriteLine("peer: " + e.Data);
+                Console.Error.WriteLine(peer + ": " + e.Data);
             }
         };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
         await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        return new NodePeerChatTarget(process, port);
     }
-
-    public override string Name => _name;
-
-    public override int ProcessId => _process.Id;
 
     public override Task<string> CreateRoomAsync() => Task.FromResult("room-" + Guid.NewGuid().ToString("N")[..8]);
 
-    public override Uri ViewerUri(string anonId) => new($"ws://127.0.0.1:{_port}/?anonId={anonId}");
-
-    public override Uri ChatterUri(string userId) => new($"ws://127.0.0.1:{_port}/?user={userId}");
-
+    /// <summary>The Node.js peers need no handshake before the join, and never refuse a message (no rate limit).</summary>
     public override byte[] Handshake { get; } = [];
-
-    public override byte[] Join(string room) => Encoding.UTF8.GetBytes($"{{\"type\":\"join\",\"room\":\"{room}\"}}");
-
-    public override byte[] JoinAck { get; } = "\"joined\""u8.ToArray();
-
-    public override byte[] Ping { get; } = "{\"type\":\"ping\"}"u8.ToArray();
-
-    public override byte[] Chat(string room, string text, long sequence) => Encoding.UTF8.GetBytes($"{{\"type\":\"chat\",\"room\":\"{room}\",\"text\":\"{text}\"}}");
 
     public override byte[] ChatRefused { get; } = "\"error\":\""u8.ToArray();
 
-    private static string NodeVersion()
+    public override string? ExitReport() => _process is { HasExited: true } p ? $"node exited with {p.ExitCode}" : null;
+
+    /// <summary>The version of <c>node</c> on PATH and of an npm package as the peer has it installed.</summary>
+    protected static string Versions(string peer, string module)
     {
         var psi = new ProcessStartInfo("node", "--version") { RedirectStandardOutput = true, UseShellExecute = false };
         using var p = Process.Start(psi)!;
-        var version = p.StandardOutput.ReadToEnd().Trim();
+        var node = p.StandardOutput.ReadToEnd().Trim().TrimStart('v');
         p.WaitForExit();
-        return version.TrimStart('v');
+        var manifest = Path.Combine(RepositoryRoot(), "bench", "peers", peer, "node_modules", module, "package.json");
+        var version = File.Exists(manifest) ? JsonDocument.Parse(File.ReadAllText(manifest)).RootElement.GetProperty("version").GetString() : "?";
+        return $"Node.js {node} + {module} {version}";
     }
 
     private static string RepositoryRoot()
@@ -200,6 +221,11 @@ public sealed class NodePeerChatTarget : ChatTarget
 
     public override async ValueTask DisposeAsync()
     {
+        if (_process is null)
+        {
+            return;
+        }
+
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -208,4 +234,74 @@ public sealed class NodePeerChatTarget : ChatTarget
 
         _process.Dispose();
     }
+}
+
+/// <summary>
+/// <c>bench/peers/ws-broadcast</c>, a plain Node.js <c>ws</c> server: naive (each message its own frame), or with
+/// <paramref name="coalesce"/> the same 100 ms coalescing as Pasar (one frame per tick carrying a JSON array).
+/// </summary>
+public sealed class NodePeerChatTarget : NodeChatTarget
+{
+    private const string Peer = "ws-broadcast";
+    private string _name = "";
+
+    public static async Task<NodePeerChatTarget> StartAsync(bool coalesce = false)
+    {
+        var target = new NodePeerChatTarget();
+        await target.StartAsync(Peer, "ws", coalesce ? "coalesce" : "naive");
+        target._name = Versions(Peer, "ws") + (coalesce ? ", 100 ms coalescing (peer)" : " (naive peer)");
+        return target;
+    }
+
+    public override string Name => _name;
+
+    public override Uri ViewerUri(string anonId) => new($"ws://127.0.0.1:{Port}/?anonId={anonId}");
+
+    public override Uri ChatterUri(string userId) => new($"ws://127.0.0.1:{Port}/?user={userId}");
+
+    public override byte[] Join(string room) => Encoding.UTF8.GetBytes($"{{\"type\":\"join\",\"room\":\"{room}\"}}");
+
+    public override byte[] JoinAck { get; } = "\"joined\""u8.ToArray();
+
+    public override byte[] Ping { get; } = "{\"type\":\"ping\"}"u8.ToArray();
+
+    public override byte[] Chat(string room, string text, long sequence) => Encoding.UTF8.GetBytes($"{{\"type\":\"chat\",\"room\":\"{room}\",\"text\":\"{text}\"}}");
+}
+
+/// <summary>
+/// <c>bench/peers/socketio-broadcast</c>: Socket.IO 4 with a room broadcast (<c>io.to(room).emit</c>), WebSocket
+/// transport only, spoken to in its own framing (Engine.IO v4 packets carrying Socket.IO v5 packets): the room goes
+/// in the namespace connect's auth payload (<c>40{…}</c>), chat is the event <c>42["chat",{…}]</c>, and the
+/// server's ping <c>2</c> is answered <c>3</c> (Engine.IO's heartbeat runs from the server, so there is no client ping).
+/// </summary>
+public sealed class SocketIoChatTarget : NodeChatTarget
+{
+    private const string Peer = "socketio-broadcast";
+    private string _name = "";
+
+    public static async Task<SocketIoChatTarget> StartAsync()
+    {
+        var target = new SocketIoChatTarget();
+        await target.StartAsync(Peer, "socket.io");
+        target._name = Versions(Peer, "socket.io") + " room broadcast (peer)";
+        return target;
+    }
+
+    public override string Name => _name;
+
+    public override Uri ViewerUri(string anonId) => new($"ws://127.0.0.1:{Port}/socket.io/?EIO=4&transport=websocket&anonId={anonId}");
+
+    public override Uri ChatterUri(string userId) => new($"ws://127.0.0.1:{Port}/socket.io/?EIO=4&transport=websocket&user={userId}");
+
+    public override byte[] Join(string room) => Encoding.UTF8.GetBytes($"40{{\"room\":\"{room}\"}}");
+
+    public override byte[] JoinAck { get; } = "42[\"joined\"]"u8.ToArray();
+
+    public override byte[] Ping { get; } = [];
+
+    public override byte[]? Pong(ReadOnlySpan<byte> message) => message.SequenceEqual("2"u8) ? PongPacket : null;
+
+    private static readonly byte[] PongPacket = "3"u8.ToArray();
+
+    public override byte[] Chat(string room, string text, long sequence) => Encoding.UTF8.GetBytes($"42[\"chat\",{{\"room\":\"{room}\",\"text\":\"{text}\"}}]");
 }
