@@ -37,8 +37,8 @@ internal sealed partial class FlashSaleService(
     private readonly ConcurrentDictionary<string, FlashSaleRow> _sales = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
 
-    /// <summary>The buyers of ended sales whose terms are cached, read once (an ended sale sells nothing more).</summary>
-    private readonly ConcurrentDictionary<string, FrozenSet<string>> _endedBuyers = new(StringComparer.Ordinal);
+    /// <summary>The (buyer, Idempotency-Key) of every purchase of ended sales whose terms are cached, read once (an ended sale sells nothing more).</summary>
+    private readonly ConcurrentDictionary<string, FrozenSet<(string Buyer, string Key)>> _endedPurchases = new(StringComparer.Ordinal);
 
     /// <summary>Beyond this many buyers an ended sale's buyers are not kept in memory; a retry check asks SQL instead.</summary>
     private const int MaxEndedBuyersKept = 50_000;
@@ -163,8 +163,8 @@ internal sealed partial class FlashSaleService(
         if (sale.Status != FlashSaleStatus.Active || now < sale.StartsAt || now >= sale.EndsAt || quantity > sale.PerUserLimit || sqlOnly)
         {
             // Off the hot path (or the SQL-only comparison mode): answer a retry of a purchase that went through.
-            // Of an ended sale only its buyers can have one, and they are known for good (EndedBuyersAsync).
-            if (idempotencyKey is not null && (sale.Status == FlashSaleStatus.Active || sqlOnly || await MayHaveBoughtAsync(sale, buyerId, ct))
+            // Of an ended sale only the keys its purchases were made with can have one, and they are final (MayBeRetryAsync).
+            if (idempotencyKey is not null && (sale.Status == FlashSaleStatus.Active || sqlOnly || await MayBeRetryAsync(sale, buyerId, idempotencyKey, ct))
                 && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
             {
                 return stored.RequestHash == RequestHash() ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
@@ -310,25 +310,29 @@ internal sealed partial class FlashSaleService(
     }
 
     /// <summary>
-    /// Whether <paramref name="buyerId"/> bought in the ended <paramref name="sale"/>, so that a request may be a retry to
-    /// replay. An ended sale takes no purchase again, so its buyers are read once and kept while its terms are.
+    /// Whether a request to the ended <paramref name="sale"/> may be the retry of one of its purchases: only a buyer's
+    /// key that a purchase of this sale was stored under can be. An ended sale takes no purchase again, so these keys
+    /// are read once and kept while its terms are; every other tap of the crowd is refused without SQL.
     /// </summary>
-    private async Task<bool> MayHaveBoughtAsync(FlashSaleRow sale, string buyerId, CancellationToken ct)
+    private async Task<bool> MayBeRetryAsync(FlashSaleRow sale, string buyerId, string idempotencyKey, CancellationToken ct)
     {
         if (sale.Sold > MaxEndedBuyersKept || !_sales.ContainsKey(sale.Id))
         {
             return true; // not kept: the stored response is looked up
         }
 
-        if (!_endedBuyers.TryGetValue(sale.Id, out var buyers))
+        if (!_endedPurchases.TryGetValue(sale.Id, out var purchases))
         {
             await using var c = await database.OpenAsync(ct);
-            buyers = (await c.QueryAsync<string>(new CommandDefinition(
-                "SELECT buyer_id FROM flash_sale_buyers WHERE sale_id = @Id", new { sale.Id }, cancellationToken: ct))).ToFrozenSet(StringComparer.Ordinal);
-            _endedBuyers[sale.Id] = buyers;
+            purchases = (await c.QueryAsync<(string, string)>(new CommandDefinition(
+                """
+                SELECT k.user_id, k.idem_key FROM flash_sale_buyers b JOIN idempotency_keys k ON k.user_id = b.buyer_id
+                WHERE b.sale_id = @Id AND k.scope = @scope AND k.status_code = 201
+                """, new { sale.Id, scope = "flash:" + sale.Id }, cancellationToken: ct))).ToFrozenSet();
+            _endedPurchases[sale.Id] = purchases;
         }
 
-        return buyers.Contains(buyerId);
+        return purchases.Contains((buyerId, idempotencyKey));
     }
 
     /// <summary>The sale's fixed terms, cached (status is re-checked by SQL on every purchase).</summary>

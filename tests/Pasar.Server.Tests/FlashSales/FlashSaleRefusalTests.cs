@@ -15,10 +15,11 @@ public sealed class FlashSaleRefusalTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task Refusals_read_as_the_framework_writes_them_and_a_buyers_retry_after_the_end_gets_its_order()
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Refusals_read_as_the_framework_writes_them_and_a_buyers_retry_after_the_end_gets_its_order(Backend backend)
     {
-        await using var app = await PasarApp.StartAsync(Backend.Embedded);
+        await using var app = await PasarApp.StartAsync(backend);
         var show = await FlashSaleTests.OnAirAsync(app, stock: 20);
         var winner = await app.TokenAsync("winner", "buyer");
         var late = await app.TokenAsync("late", "buyer");
@@ -46,7 +47,7 @@ public sealed class FlashSaleRefusalTests
         var retry = await FlashSaleTests.BuyAsync(app.Client, winner, first, key: "winner-1");
         Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
         Assert.Equal(orderId, (await retry.JsonAsync()).GetProperty("id").GetString());
-        await (await FlashSaleTests.BuyAsync(app.Client, winner, first, quantity: 1, key: "winner-1-other") ).AssertProblemAsync(HttpStatusCode.Conflict, "SOLD_OUT");
+        await (await FlashSaleTests.BuyAsync(app.Client, winner, first, quantity: 1, key: "winner-1-other")).AssertProblemAsync(HttpStatusCode.Conflict, "SOLD_OUT");
         var mismatch = new HttpRequestMessage(HttpMethod.Post, $"/api/flash-sales/{first}/purchases") { Content = JsonContent.Create(new { quantity = 2 }) };
         mismatch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", winner);
         mismatch.Headers.Add("Idempotency-Key", "winner-1");
