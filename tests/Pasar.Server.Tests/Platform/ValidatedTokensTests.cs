@@ -84,6 +84,38 @@ public sealed class ValidatedTokensTests
             (await app.QueryAsync<string>("SELECT buyer_id FROM orders WHERE flash_sale_id = @saleId ORDER BY buyer_id", new { saleId })).ToArray());
     }
 
+    [Fact]
+    public void Entries_end_at_expiry_plus_skew_or_five_minutes_and_never_exceed_the_bound()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-12-01T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var options = Microsoft.Extensions.Options.Options.Create(new Pasar.Server.Platform.PasarOptions { Auth = { TokenCacheEntries = 3 } });
+        var cache = new ValidatedTokens(options, time);
+        var principal = new System.Security.Claims.ClaimsPrincipal();
+        var now = time.GetUtcNow().UtcDateTime;
+        var skew = TimeSpan.FromSeconds(30);
+
+        cache.Add("PasarKey", "expires-soon", principal, now.AddSeconds(10), skew);
+        cache.Add("PasarKey", "expires-late", principal, now.AddHours(1), skew);
+        cache.Add("PasarKey", "already-expired", principal, now.AddSeconds(-31), skew);
+        Assert.True(cache.TryGet("PasarKey", "expires-soon", out _));
+        Assert.False(cache.TryGet("Authority", "expires-soon", out _)); // checked by one scheme, not another
+        Assert.False(cache.TryGet("PasarKey", "already-expired", out _));
+
+        time.Advance(TimeSpan.FromSeconds(41)); // past exp + skew
+        Assert.False(cache.TryGet("PasarKey", "expires-soon", out _));
+        Assert.True(cache.TryGet("PasarKey", "expires-late", out _));
+        time.Advance(ValidatedTokens.MaxAge); // checked more than five minutes ago: validated again
+        Assert.False(cache.TryGet("PasarKey", "expires-late", out _));
+
+        for (var i = 0; i < 10; i++)
+        {
+            cache.Add("PasarKey", $"token-{i}", principal, time.GetUtcNow().UtcDateTime.AddHours(1), skew);
+            Assert.InRange(cache.Count, 1, 3);
+        }
+
+        Assert.True(cache.TryGet("PasarKey", "token-9", out _));
+    }
+
     private static async Task<HttpResponseMessage> GetOrdersAsync(PasarApp app, string token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/me/orders");
