@@ -22,16 +22,22 @@ public sealed class ValidatedTokensTests
     public async Task A_remembered_token_is_refused_once_it_expires()
     {
         await using var app = await PasarApp.StartAsync(Backend.Embedded);
-        // Expired 26 s ago: still inside the 30 s clock skew, so it validates now and not in 5 s.
-        var now = DateTime.UtcNow;
-        var token = Mint(app, "late-buyer", "buyer", issued: now.AddMinutes(-10), expires: now.AddSeconds(-26));
+        // Expired 18 s ago: still inside the 30 s clock skew, so it validates now (with room for a loaded machine)
+        // and is refused once exp + skew has passed.
+        var expires = DateTime.UtcNow.AddSeconds(-18);
+        var token = Mint(app, "late-buyer", "buyer", issued: expires.AddMinutes(-10), expires: expires);
         var cache = app.Services.GetRequiredService<ValidatedTokens>();
 
         Assert.Equal(HttpStatusCode.OK, (await GetOrdersAsync(app, token)).StatusCode);
         Assert.True(cache.TryGet(AuthModule.KeyScheme, token, out _));
         Assert.Equal(HttpStatusCode.OK, (await GetOrdersAsync(app, token)).StatusCode);
 
-        await Task.Delay(TimeSpan.FromSeconds(5), Ct);
+        var refusedFrom = expires.AddSeconds(31);
+        if (refusedFrom > DateTime.UtcNow)
+        {
+            await Task.Delay(refusedFrom - DateTime.UtcNow, Ct);
+        }
+
         await (await GetOrdersAsync(app, token)).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
         Assert.False(cache.TryGet(AuthModule.KeyScheme, token, out _));
     }
