@@ -2,6 +2,7 @@ using Pasar.Bench;
 
 // Pasar.Bench SCENARIO [--backend embedded|scaled|both] [--concurrency N] [--seconds S]
 // Prints a Markdown table: one row per scenario and target, measured in the same run.
+// Pasar.Bench flash [--backend embedded,sqlite-redis,scaled] [--generator dotnet,wrk] [--gates Redis,SqlOnly] [--quantity 100]
 // Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000] [--server-env K=V,...]
 // Pasar.Bench chat-memory [--viewers 5000] [--variants default,server-gc,peer] [--gcdump]
 var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
@@ -35,16 +36,22 @@ var duration = TimeSpan.FromSeconds(double.Parse(Option("seconds", "15"), System
 var backends = backend == "both" ? new[] { "embedded", "scaled" } : backend.Split(',', StringSplitOptions.RemoveEmptyEntries);
 if (scenario == "flash")
 {
-    Console.WriteLine($"Pasar.Bench flash: {concurrency} concurrent clients, {duration.TotalSeconds} s per target");
+    // --generator dotnet,wrk: both load generators, one after the other against the same server, each on a fresh sale.
+    var generators = Option("generator", "dotnet").Split(',', StringSplitOptions.RemoveEmptyEntries);
+    var gates = Option("gates", "Redis,SqlOnly").Split(',', StringSplitOptions.RemoveEmptyEntries);
+    Console.WriteLine($"Pasar.Bench flash: {concurrency} concurrent clients, {duration.TotalSeconds} s per target and generator ({string.Join(", ", generators)})");
     Console.WriteLine();
     Console.WriteLine(LoadResult.Header);
     foreach (var b in backends)
     {
-        foreach (var gate in new[] { "Redis", "SqlOnly" })
+        foreach (var gate in gates)
         {
             await using var flashTarget = await BenchTarget.StartAsync(b, new Dictionary<string, string?> { ["Pasar:FlashSales:Gate"] = gate },
                 gate == "Redis" ? "Lua gate" : "SQL only (floor)");
-            Console.WriteLine((await FlashScenario.RunAsync(flashTarget, concurrency, duration, int.Parse(Option("quantity", "100"), System.Globalization.CultureInfo.InvariantCulture))).Row);
+            foreach (var result in await FlashScenario.RunAsync(flashTarget, concurrency, duration, int.Parse(Option("quantity", "100"), System.Globalization.CultureInfo.InvariantCulture), generators))
+            {
+                Console.WriteLine(result.Row);
+            }
         }
     }
 

@@ -19,6 +19,15 @@ internal sealed partial class FlashSaleService
             if (cached.EndsAt + 60_000 <= now)
             {
                 _sales.TryRemove(id, out _);
+                _endedPurchases.TryRemove(id, out _);
+            }
+        }
+
+        foreach (var id in _endedPurchases.Keys)
+        {
+            if (!_sales.ContainsKey(id))
+            {
+                _endedPurchases.TryRemove(id, out _); // its terms went while its purchases were being read
             }
         }
 

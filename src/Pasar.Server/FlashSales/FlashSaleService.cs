@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Data.Common;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -35,6 +36,12 @@ internal sealed partial class FlashSaleService(
     private readonly bool sqlOnly = options.Value.Gate == GateKind.SqlOnly;
     private readonly ConcurrentDictionary<string, FlashSaleRow> _sales = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
+
+    /// <summary>The (buyer, Idempotency-Key) of every purchase of ended sales whose terms are cached, read once (an ended sale sells nothing more).</summary>
+    private readonly ConcurrentDictionary<string, FrozenSet<(string Buyer, string Key)>> _endedPurchases = new(StringComparer.Ordinal);
+
+    /// <summary>Beyond this many buyers an ended sale's buyers are not kept in memory; a retry check asks SQL instead.</summary>
+    private const int MaxEndedBuyersKept = 50_000;
 
     /// <summary>Sales whose terms are cached here (for tests and bounds).</summary>
     internal int CachedSales => _sales.Count;
@@ -129,7 +136,7 @@ internal sealed partial class FlashSaleService(
         return TypedResults.Created($"/api/flash-sales/{outcome.Value.Id}", outcome.Value);
     }
 
-    public async Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem>> PurchaseAsync(
+    public async Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem, PreparedProblem>> PurchaseAsync(
         string saleId, string buyerId, FlashPurchaseRequest body, string? idempotencyKey, CancellationToken ct)
     {
         var v = new RequestValidator().Range("quantity", body.Quantity, 1, 100);
@@ -150,30 +157,33 @@ internal sealed partial class FlashSaleService(
         }
 
         var quantity = body.Quantity!.Value;
-        var requestHash = IdempotencyStore.HashRequest("flash:" + saleId, body);
+        // Hashed only when a stored response is compared or a purchase commits, not for every refusal.
+        string RequestHash() => IdempotencyStore.HashRequest("flash:" + saleId, body);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         if (sale.Status != FlashSaleStatus.Active || now < sale.StartsAt || now >= sale.EndsAt || quantity > sale.PerUserLimit || sqlOnly)
         {
             // Off the hot path (or the SQL-only comparison mode): answer a retry of a purchase that went through.
-            if (idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
+            // Of an ended sale only the keys its purchases were made with can have one, and they are final (MayBeRetryAsync).
+            if (idempotencyKey is not null && (sale.Status == FlashSaleStatus.Active || sqlOnly || await MayBeRetryAsync(sale, buyerId, idempotencyKey, ct))
+                && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
             {
-                return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
+                return stored.RequestHash == RequestHash() ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
             }
         }
 
         if (sale.Status != FlashSaleStatus.Active)
         {
-            return Refused(sale.Sold >= sale.Quantity ? "SOLD_OUT" : "SALE_NOT_ACTIVE");
+            return sale.Sold >= sale.Quantity ? SoldOut : SaleNotActive;
         }
 
         if (now < sale.StartsAt || now >= sale.EndsAt)
         {
-            return Refused("SALE_NOT_ACTIVE");
+            return SaleNotActive;
         }
 
         if (quantity > sale.PerUserLimit)
         {
-            return Refused("LIMIT_REACHED");
+            return LimitReached;
         }
 
         if (!sqlOnly)
@@ -186,19 +196,19 @@ internal sealed partial class FlashSaleService(
                 if (result is FlashSaleGate.Result.LimitReachedMaybeRetry or FlashSaleGate.Result.SoldOutAfterBuying
                     && idempotencyKey is not null && await StoredResponseAsync(buyerId, idempotencyKey, ct) is { } stored)
                 {
-                    return stored.RequestHash == requestHash ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
+                    return stored.RequestHash == RequestHash() ? TypedResults.Created($"/api/orders/{stored.Order.Id}", stored.Order) : IdempotencyStore.Mismatch();
                 }
 
-                var code = result is FlashSaleGate.Result.LimitReached or FlashSaleGate.Result.LimitReachedMaybeRetry ? "LIMIT_REACHED" : "SOLD_OUT";
-                metrics.FlashSaleGate.Add(1, new KeyValuePair<string, object?>("result", code));
-                return Refused(code);
+                var limit = result is FlashSaleGate.Result.LimitReached or FlashSaleGate.Result.LimitReachedMaybeRetry;
+                metrics.FlashSaleGate.Add(1, limit ? LimitReachedTag : SoldOutTag);
+                return limit ? LimitReached : SoldOut;
             }
         }
 
         CommandOutcome<Order> outcome;
         try
         {
-            outcome = await idempotency.ExecuteAsync(buyerId, idempotencyKey, "flash:" + saleId, requestHash, async (c, tx) =>
+            outcome = await idempotency.ExecuteAsync(buyerId, idempotencyKey, "flash:" + saleId, RequestHash(), async (c, tx) =>
                 await CommitAsync(c, tx, sale, buyerId, quantity, ct), ct);
         }
         catch
@@ -268,12 +278,19 @@ internal sealed partial class FlashSaleService(
             : null;
     }
 
-    internal static ProblemHttpResult Refused(string code) => code switch
+    // The refusals of a burst, written from prepared bytes (most attempts of a sold-out sale end here).
+    internal static readonly PreparedProblem SoldOut = new(StatusCodes.Status409Conflict, "SOLD_OUT", "Sold out", "Every unit of this flash sale is taken.");
+    internal static readonly PreparedProblem LimitReached = new(StatusCodes.Status409Conflict, "LIMIT_REACHED", "Limit reached", "You have bought as many as this flash sale allows per buyer.");
+    internal static readonly PreparedProblem SaleNotActive = new(StatusCodes.Status409Conflict, "SALE_NOT_ACTIVE", "The flash sale is not running", "This flash sale has not started or has ended.");
+    private static readonly KeyValuePair<string, object?> SoldOutTag = new("result", "SOLD_OUT");
+    private static readonly KeyValuePair<string, object?> LimitReachedTag = new("result", "LIMIT_REACHED");
+
+    internal static ProblemHttpResult Refused(string code) => (code switch
     {
-        "SOLD_OUT" => ApiProblem.Create(StatusCodes.Status409Conflict, code, "Sold out", "Every unit of this flash sale is taken."),
-        "LIMIT_REACHED" => ApiProblem.Create(StatusCodes.Status409Conflict, code, "Limit reached", "You have bought as many as this flash sale allows per buyer."),
-        _ => ApiProblem.Create(StatusCodes.Status409Conflict, "SALE_NOT_ACTIVE", "The flash sale is not running", "This flash sale has not started or has ended."),
-    };
+        "SOLD_OUT" => SoldOut,
+        "LIMIT_REACHED" => LimitReached,
+        _ => SaleNotActive,
+    }).ToProblem();
 
     public async Task<FlashSale?> GetAsync(string saleId, CancellationToken ct)
     {
@@ -290,6 +307,32 @@ internal sealed partial class FlashSaleService(
             $"SELECT {FlashSaleRow.Columns} FROM flash_sales WHERE session_id = @sessionId AND status = 'active' AND ends_at > @now",
             new { sessionId, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
         return row?.ToSale();
+    }
+
+    /// <summary>
+    /// Whether a request to the ended <paramref name="sale"/> may be the retry of one of its purchases: only a buyer's
+    /// key that a purchase of this sale was stored under can be. An ended sale takes no purchase again, so these keys
+    /// are read once and kept while its terms are; every other tap of the crowd is refused without SQL.
+    /// </summary>
+    private async Task<bool> MayBeRetryAsync(FlashSaleRow sale, string buyerId, string idempotencyKey, CancellationToken ct)
+    {
+        if (sale.Sold > MaxEndedBuyersKept || !_sales.ContainsKey(sale.Id))
+        {
+            return true; // not kept: the stored response is looked up
+        }
+
+        if (!_endedPurchases.TryGetValue(sale.Id, out var purchases))
+        {
+            await using var c = await database.OpenAsync(ct);
+            purchases = (await c.QueryAsync<(string, string)>(new CommandDefinition(
+                """
+                SELECT k.user_id, k.idem_key FROM flash_sale_buyers b JOIN idempotency_keys k ON k.user_id = b.buyer_id
+                WHERE b.sale_id = @Id AND k.scope = @scope AND k.status_code = 201
+                """, new { sale.Id, scope = "flash:" + sale.Id }, cancellationToken: ct))).ToFrozenSet();
+            _endedPurchases[sale.Id] = purchases;
+        }
+
+        return purchases.Contains((buyerId, idempotencyKey));
     }
 
     /// <summary>The sale's fixed terms, cached (status is re-checked by SQL on every purchase).</summary>

@@ -41,7 +41,7 @@ internal static class FlashSalesApi
     internal static async Task<Results<Ok<FlashSale>, ProblemHttpResult>> Get(string id, FlashSaleService sales, CancellationToken ct) =>
         await sales.GetAsync(id, ct) is { } sale ? TypedResults.Ok(sale) : ApiProblem.NotFound("FLASH_SALE_NOT_FOUND", "Flash sale");
 
-    internal static Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem>> Purchase(
+    internal static Task<Results<Created<Order>, ProblemHttpResult, ValidationProblem, PreparedProblem>> Purchase(
         string id, FlashPurchaseRequest body, [FromHeader(Name = IdempotencyStore.Header)] string? idempotencyKey,
         ClaimsPrincipal user, FlashSaleService sales, CancellationToken ct) =>
         sales.PurchaseAsync(id, user.UserId(), body, idempotencyKey, ct);

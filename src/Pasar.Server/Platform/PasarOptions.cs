@@ -62,6 +62,12 @@ internal sealed class AuthOptions
 
     public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// How many validated tokens are remembered, so that a token's signature is checked once and not on every request
+    /// (ADR 0026); 0 turns the cache off.
+    /// </summary>
+    public int TokenCacheEntries { get; set; } = 10_000;
+
     /// <summary>An OpenID Connect provider whose RS256/ES256 tokens (for <see cref="Audience"/>) are accepted besides the HS256 key.</summary>
     public string? Authority { get; set; }
 

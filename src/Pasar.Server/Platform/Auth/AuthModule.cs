@@ -23,6 +23,7 @@ internal static partial class AuthModule
     {
         builder.Services.AddSingleton<TokenKeys>();
         builder.Services.AddSingleton<UserDirectory>();
+        builder.Services.AddSingleton<ValidatedTokens>();
         builder.Services.AddSingleton<DevTokenPolicy>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DevTokenPolicy>());
 
@@ -94,6 +95,13 @@ internal static partial class AuthModule
         OnMessageReceived = ctx =>
         {
             ctx.Token = BearerToken(ctx.Request);
+            // A token that validated in full moments ago is not checked again (ADR 0026): same principal, same outcome.
+            if (ctx.Token is { } token && ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().TryGet(ctx.Scheme.Name, token, out var principal))
+            {
+                ctx.Principal = principal;
+                ctx.Success();
+            }
+
             return Task.CompletedTask;
         },
         OnTokenValidated = async ctx =>
@@ -107,6 +115,11 @@ internal static partial class AuthModule
             ctx.Principal = principal;
             var users = ctx.HttpContext.RequestServices.GetRequiredService<UserDirectory>();
             await users.EnsureAsync(user, ctx.HttpContext.RequestAborted);
+            if (ctx.SecurityToken is JsonWebToken jwt)
+            {
+                ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>()
+                    .Add(ctx.Scheme.Name, jwt.EncodedToken, principal, jwt.ValidTo, ctx.Options.TokenValidationParameters.ClockSkew);
+            }
         },
     };
 
