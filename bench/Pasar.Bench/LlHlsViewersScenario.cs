@@ -35,11 +35,18 @@ internal static class LlHlsViewersScenario
 
     private sealed record RowSpec(string Label, bool LowLatency, bool Stream, int Viewers, Mode Mode);
 
-    public static async Task RunAsync(IReadOnlyList<int> viewerCounts, TimeSpan duration, bool baseline, bool ts, bool held, string? traceDirectory)
+    /// <param name="sourceName"><c>1080p60</c> (the ingest scenario's 6 Mbit/s source) or <c>360p30</c> (~500 kbit/s, the
+    /// forward scenario's: 12 times fewer bytes per viewer, to see the request handling rather than the copying).</param>
+    public static async Task RunAsync(string sourceName, IReadOnlyList<int> viewerCounts, TimeSpan duration, bool baseline, bool ts, bool held, string? traceDirectory)
     {
-        var source = await IngestScenario.SourceAsync();
+        var (source, description) = sourceName switch
+        {
+            "1080p60" => (await IngestScenario.SourceAsync(), "1080p60 H.264 6 Mbit/s, 2 s GOP, AAC"),
+            "360p30" => (await IngestScenario.EncodedSourceAsync("640x360", 30, "500k", "veryfast", "64k"), "360p30 H.264 ~500 kbit/s, 2 s GOP, AAC"),
+            _ => throw new ArgumentException("--source is 1080p60 or 360p30"),
+        };
         Console.WriteLine($"Pasar.Bench llhls-viewers: {duration.TotalSeconds} s window per row after {Warmup.TotalSeconds} s of lining up, source {Path.GetFileName(source)} " +
-            $"(1080p60 H.264 6 Mbit/s, 2 s GOP, AAC), {Environment.ProcessorCount} cores, load average at start {IngestScenario.LoadAverage()}, {IngestScenario.FfmpegVersion()}");
+            $"({description}), {Environment.ProcessorCount} cores, load average at start {IngestScenario.LoadAverage()}, {IngestScenario.FfmpegVersion()}");
         Console.WriteLine();
         Console.WriteLine("| packaging | stream | viewers | client | requests/s | media received, MB/s | delivery delay p50 / p99 / max, ms | errors (non-2xx / failed) | server CPU, % of a core | bench CPU, % of a core | server RSS (end / peak), MB |");
         Console.WriteLine("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -72,7 +79,7 @@ internal static class LlHlsViewersScenario
 
         foreach (var row in rows)
         {
-            Console.WriteLine(await MeasureAsync(source, row, duration, traceDirectory));
+            Console.WriteLine(await MeasureAsync(source, sourceName + " passthrough", row, duration, traceDirectory));
         }
 
         Console.WriteLine();
@@ -81,7 +88,7 @@ internal static class LlHlsViewersScenario
 
     private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(8);
 
-    private static async Task<string> MeasureAsync(string source, RowSpec row, TimeSpan duration, string? traceDirectory)
+    private static async Task<string> MeasureAsync(string source, string streamLabel, RowSpec row, TimeSpan duration, string? traceDirectory)
     {
         await using var target = await BenchTarget.StartAsync("embedded", new Dictionary<string, string?>
         {
@@ -167,7 +174,7 @@ internal static class LlHlsViewersScenario
                 _ => "playlist polling (every target duration), new segments",
             };
             return string.Create(Inv,
-                $"| {row.Label} | {(row.Stream ? "1080p60 passthrough" : "none (idle server)")} | {row.Viewers:N0} | {client} | {window.Requests / seconds:N0} | {window.Bytes / seconds / 1e6:F0} | " +
+                $"| {row.Label} | {(row.Stream ? streamLabel : "none (idle server)")} | {row.Viewers:N0} | {client} | {window.Requests / seconds:N0} | {window.Bytes / seconds / 1e6:F0} | " +
                 $"{P(0.5)} / {P(0.99)} / {(delays.Length == 0 ? "–" : delays[^1].ToString("F0", Inv))} | {window.NonSuccess} / {window.Failed} | {usedServer:F1} | {usedBench:F0} | {rss:F0} / {peak:F0} |");
         }
         finally
