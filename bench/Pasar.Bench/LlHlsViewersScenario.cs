@@ -19,7 +19,7 @@ namespace Pasar.Bench;
 /// does without LL-HLS: reload every target duration (half of it when nothing changed), fetch each new segment.</item>
 /// </list>
 /// Rows with no viewers (an idle server, one stream alone) separate the stream's own cost from the viewers'.
-/// With <c>--trace DIR</c>, <c>dotnet-trace</c> (CPU sampling) and <c>dotnet-counters</c> record the server over
+/// With <c>--trace DIR</c>, <c>perf record</c> (CPU samples with call stacks) and <c>dotnet-counters</c> record the server over
 /// each row's window into DIR (they cost CPU themselves: figures from such a run are not the headline ones).
 /// </summary>
 internal static class LlHlsViewersScenario
@@ -90,12 +90,18 @@ internal static class LlHlsViewersScenario
 
     private static async Task<string> MeasureAsync(string source, string streamLabel, RowSpec row, TimeSpan duration, string? traceDirectory)
     {
-        await using var target = await BenchTarget.StartAsync("embedded", new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Pasar:Rtmp:Port"] = LocalServers.FreePort().ToString(Inv),
             ["Pasar:Live:Ladder"] = "",
             ["Pasar:Live:LowLatencyPassthrough"] = row.LowLatency ? "true" : "false",
-        });
+        };
+        if (traceDirectory is not null)
+        {
+            settings["DOTNET_PerfMapEnabled"] = "1";
+        }
+
+        await using var target = await BenchTarget.StartAsync("embedded", settings);
         var server = target.Server;
         Process? publisher = null;
         Uri? playlist = null;
@@ -500,7 +506,7 @@ internal static class LlHlsViewersScenario
         }
     }
 
-    /// <summary>dotnet-trace (CPU samples) and dotnet-counters (runtime counters) attached to the server for the window.</summary>
+    /// <summary>perf (CPU samples) and dotnet-counters (runtime counters) attached to the server for the window.</summary>
     private static List<Process> StartTools(string directory, int pid, RowSpec row, TimeSpan duration)
     {
         Directory.CreateDirectory(directory);
@@ -509,7 +515,8 @@ internal static class LlHlsViewersScenario
         var processes = new List<Process>();
         foreach (var (tool, args) in new[]
         {
-            ("dotnet-trace", new[] { "collect", "-p", pid.ToString(Inv), "--profile", "cpu-sampling", "--duration", span, "-o", Path.Combine(directory, name + ".nettrace") }),
+            // perf samples every thread of the server on CPU; the runtime writes a map of JIT-compiled code for it (DOTNET_PerfMapEnabled).
+            ("perf", new[] { "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(Inv), "-o", Path.Combine(directory, name + ".perf"), "--", "sleep", ((int)duration.TotalSeconds).ToString(Inv) }),
             ("dotnet-counters", new[] { "collect", "-p", pid.ToString(Inv), "--counters", "System.Runtime,Microsoft.AspNetCore.Hosting", "--duration", span, "--format", "csv", "-o", Path.Combine(directory, name + ".counters.csv") }),
         })
         {
