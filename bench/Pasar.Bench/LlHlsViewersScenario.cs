@@ -37,7 +37,9 @@ internal static class LlHlsViewersScenario
 
     /// <param name="sourceName"><c>1080p60</c> (the ingest scenario's 6 Mbit/s source) or <c>360p30</c> (~500 kbit/s, the
     /// forward scenario's: 12 times fewer bytes per viewer, to see the request handling rather than the copying).</param>
-    public static async Task RunAsync(string sourceName, IReadOnlyList<int> viewerCounts, TimeSpan duration, bool baseline, bool ts, bool held, string? traceDirectory)
+    /// <param name="warmup">From the viewers' start (the server's, in an idle row) to the window: lining up on the live
+    /// edge, and the server's JIT compiling its hot paths.</param>
+    public static async Task RunAsync(string sourceName, IReadOnlyList<int> viewerCounts, TimeSpan duration, TimeSpan warmup, bool baseline, bool ts, bool held, string? traceDirectory)
     {
         var (source, description) = sourceName switch
         {
@@ -45,7 +47,7 @@ internal static class LlHlsViewersScenario
             "360p30" => (await IngestScenario.EncodedSourceAsync("640x360", 30, "500k", "veryfast", "64k"), "360p30 H.264 ~500 kbit/s, 2 s GOP, AAC"),
             _ => throw new ArgumentException("--source is 1080p60 or 360p30"),
         };
-        Console.WriteLine($"Pasar.Bench llhls-viewers: {duration.TotalSeconds} s window per row after {Warmup.TotalSeconds} s of lining up, source {Path.GetFileName(source)} " +
+        Console.WriteLine($"Pasar.Bench llhls-viewers: {duration.TotalSeconds} s window per row after {warmup.TotalSeconds} s of lining up, source {Path.GetFileName(source)} " +
             $"({description}), {Environment.ProcessorCount} cores, load average at start {IngestScenario.LoadAverage()}, {IngestScenario.FfmpegVersion()}");
         Console.WriteLine();
         Console.WriteLine("| packaging | stream | viewers | client | requests/s | media received, MB/s | delivery delay p50 / p99 / max, ms | errors (non-2xx / failed) | server CPU, % of a core | bench CPU, % of a core | server RSS (end / peak), MB |");
@@ -79,16 +81,15 @@ internal static class LlHlsViewersScenario
 
         foreach (var row in rows)
         {
-            Console.WriteLine(await MeasureAsync(source, sourceName + " passthrough", row, duration, traceDirectory));
+            Console.WriteLine(await MeasureAsync(source, sourceName + " passthrough", row, duration, warmup, traceDirectory));
         }
 
         Console.WriteLine();
         Console.WriteLine($"load average at the end {IngestScenario.LoadAverage()}");
     }
 
-    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(8);
 
-    private static async Task<string> MeasureAsync(string source, string streamLabel, RowSpec row, TimeSpan duration, string? traceDirectory)
+    private static async Task<string> MeasureAsync(string source, string streamLabel, RowSpec row, TimeSpan duration, TimeSpan warmup, string? traceDirectory)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -99,6 +100,7 @@ internal static class LlHlsViewersScenario
         if (traceDirectory is not null)
         {
             settings["DOTNET_PerfMapEnabled"] = "1";
+            settings["DOTNET_EnableWriteXorExecute"] = "0"; // JIT code in plain anonymous memory, where perf finds it with the map
         }
 
         await using var target = await BenchTarget.StartAsync("embedded", settings);
@@ -148,7 +150,7 @@ internal static class LlHlsViewersScenario
                 }
             }
 
-            await Task.Delay(Warmup);
+            await Task.Delay(warmup);
             stats.Reset();
             var bench = Process.GetCurrentProcess();
             var benchCpu = bench.TotalProcessorTime;
