@@ -33,13 +33,17 @@ internal static class LlHlsViewersScenario
         TsPolling,
     }
 
-    private sealed record RowSpec(string Label, bool LowLatency, bool Stream, int Viewers, Mode Mode);
+    /// <param name="Environment">Settings or environment for the server in this row only (an A/B of a runtime knob).</param>
+    private sealed record RowSpec(string Label, bool LowLatency, bool Stream, int Viewers, Mode Mode, IReadOnlyDictionary<string, string?>? Environment = null);
 
     /// <param name="sourceName"><c>1080p60</c> (the ingest scenario's 6 Mbit/s source) or <c>360p30</c> (~500 kbit/s, the
     /// forward scenario's: 12 times fewer bytes per viewer, to see the request handling rather than the copying).</param>
     /// <param name="warmup">From the viewers' start (the server's, in an idle row) to the window: lining up on the live
     /// edge, and the server's JIT compiling its hot paths.</param>
-    public static async Task RunAsync(string sourceName, IReadOnlyList<int> viewerCounts, TimeSpan duration, TimeSpan warmup, bool baseline, bool ts, bool held, string? traceDirectory)
+    /// <param name="compareEnvironment">When not empty, each row without viewers (and the largest LL-HLS crowd) is
+    /// followed by the same row with these server settings: what a runtime knob changes, in the same run.</param>
+    public static async Task RunAsync(string sourceName, IReadOnlyList<int> viewerCounts, TimeSpan duration, TimeSpan warmup, bool baseline, bool ts, bool held,
+        IReadOnlyDictionary<string, string?> compareEnvironment, string? traceDirectory)
     {
         var (source, description) = sourceName switch
         {
@@ -79,6 +83,15 @@ internal static class LlHlsViewersScenario
             rows.Add(new RowSpec("TS (ffmpeg MPEG-TS HLS)", false, true, viewerCounts.Max(), Mode.TsPolling));
         }
 
+        if (compareEnvironment.Count > 0)
+        {
+            // Each compared row right after its plain twin, so that both meet the same load on a shared machine.
+            var label = string.Join(", ", compareEnvironment.Select(kv => $"{kv.Key}={kv.Value}"));
+            rows = [.. rows.SelectMany(r => r.Viewers == 0 || (r.LowLatency && r.Mode == Mode.ReloadThenPart && r.Viewers == viewerCounts.Max())
+                ? new[] { r, r with { Label = $"{r.Label}, {label}", Environment = compareEnvironment } }
+                : [r])];
+        }
+
         foreach (var row in rows)
         {
             Console.WriteLine(await MeasureAsync(source, sourceName + " passthrough", row, duration, warmup, traceDirectory));
@@ -97,6 +110,11 @@ internal static class LlHlsViewersScenario
             ["Pasar:Live:Ladder"] = "",
             ["Pasar:Live:LowLatencyPassthrough"] = row.LowLatency ? "true" : "false",
         };
+        foreach (var (key, value) in row.Environment ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         if (traceDirectory is not null)
         {
             settings["DOTNET_PerfMapEnabled"] = "1";
@@ -512,7 +530,7 @@ internal static class LlHlsViewersScenario
     private static List<Process> StartTools(string directory, int pid, RowSpec row, TimeSpan duration)
     {
         Directory.CreateDirectory(directory);
-        var name = $"{(row.LowLatency ? "llhls" : "ts")}-{(row.Stream ? "stream" : "idle")}-{row.Viewers}-{row.Mode}".ToLowerInvariant();
+        var name = $"{(row.LowLatency ? "llhls" : "ts")}-{(row.Stream ? "stream" : "idle")}-{row.Viewers}-{row.Mode}{(row.Environment is null ? "" : "-compare")}".ToLowerInvariant();
         var span = duration.ToString(@"hh\:mm\:ss", Inv);
         var processes = new List<Process>();
         foreach (var (tool, args) in new[]

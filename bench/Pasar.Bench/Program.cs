@@ -3,7 +3,7 @@ using Pasar.Bench;
 // Pasar.Bench SCENARIO [--backend embedded|scaled|both] [--concurrency N] [--seconds S]
 // Prints a Markdown table: one row per scenario and target, measured in the same run.
 // Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000] [--server-env K=V,...]
-// Pasar.Bench llhls-viewers [--source 1080p60|360p30] [--viewers 500,2000] [--seconds 20] [--warmup 8] [--baseline yes|no] [--ts yes|no] [--held yes|no] [--trace DIR]
+// Pasar.Bench llhls-viewers [--source 1080p60|360p30] [--viewers 500,2000] [--seconds 20] [--warmup 8] [--baseline yes|no] [--ts yes|no] [--held yes|no] [--compare-env K=V,...] [--trace DIR]
 // Pasar.Bench chat-memory [--viewers 5000] [--variants default,server-gc,peer] [--gcdump]
 var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
 if (scenario == "analytics")
@@ -91,7 +91,9 @@ if (scenario == "llhls-viewers")
 {
     // N simulated LL-HLS viewers on one passthrough show: blocking reloads and parts, against TS polling in the same run.
     await LlHlsViewersScenario.RunAsync(Option("source", "1080p60"), [.. Option("viewers", "500,2000").Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))],
-        duration, TimeSpan.FromSeconds(double.Parse(Option("warmup", "8"), System.Globalization.CultureInfo.InvariantCulture)), Option("baseline", "yes") == "yes", Option("ts", "yes") == "yes", Option("held", "yes") == "yes", args.Contains("--trace") ? Option("trace", "") : null);
+        duration, TimeSpan.FromSeconds(double.Parse(Option("warmup", "8"), System.Globalization.CultureInfo.InvariantCulture)), Option("baseline", "yes") == "yes", Option("ts", "yes") == "yes", Option("held", "yes") == "yes",
+        Option("compare-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1], StringComparer.Ordinal),
+        args.Contains("--trace") ? Option("trace", "") : null);
     return;
 }
 
