@@ -157,10 +157,5 @@ internal static class ForwardScenario
         return $"| {label} | {viewers} | {window.Length} | {P(0.5)} / {P(0.99)} / {(delays.Length == 0 ? "n/a" : delays[^1].ToString("F0", Inv))} | {usedA:F0} | {usedB:F0} | {failures} |";
     }
 
-    private static (long Msn, int Part, string Uri) Hint(string playlist)
-    {
-        var hint = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT", StringComparison.Ordinal));
-        var uri = hint[(hint.IndexOf("URI=\"", StringComparison.Ordinal) + 5)..].TrimEnd('"');
-        return (long.Parse(uri.AsSpan(1, 6), Inv), int.Parse(uri.AsSpan(8, uri.Length - 12), Inv), uri);
-    }
+    private static (long Msn, int Part, string Uri) Hint(string playlist) => LlHlsViewersScenario.Hint(playlist);
 }

@@ -41,14 +41,14 @@ public static class IngestScenario
         }
 
         Console.WriteLine((await MeasurePasarAsync(source, "720p30,480p30,360p30", 1, duration)).Markdown);
-        if (LocalServers.Which("nginx") is not null && File.Exists("/usr/lib/nginx/modules/ngx_rtmp_module.so"))
+        if (NginxInstalled)
         {
             Console.WriteLine((await MeasureNginxAsync(source, 1, duration)).Markdown);
             Console.WriteLine((await MeasureNginxAsync(source, 4, duration)).Markdown);
         }
         else
         {
-            Console.WriteLine("| nginx-rtmp | not installed (apt-get install -y nginx libnginx-mod-rtmp) | | | | | | |");
+            Console.WriteLine(NginxMissing);
         }
     }
 
@@ -66,7 +66,7 @@ public static class IngestScenario
         Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|");
         Console.WriteLine((await MeasurePasarAsync(source, "", 1, duration, lowLatency: true)).Markdown);
         Console.WriteLine((await MeasurePasarAsync(source, "", 1, duration, lowLatency: false)).Markdown);
-        Console.WriteLine((await MeasureNginxAsync(source, 1, duration)).Markdown);
+        Console.WriteLine(NginxInstalled ? (await MeasureNginxAsync(source, 1, duration)).Markdown : NginxMissing);
         Console.WriteLine();
         Console.WriteLine($"load average at the end {LoadAverage()}");
     }
@@ -100,6 +100,10 @@ public static class IngestScenario
         Console.WriteLine();
         Console.WriteLine($"load average at the end {LoadAverage()}");
     }
+
+    private static bool NginxInstalled => LocalServers.Which("nginx") is not null && File.Exists("/usr/lib/nginx/modules/ngx_rtmp_module.so");
+
+    private const string NginxMissing = "| nginx-rtmp | not installed (apt-get install -y nginx libnginx-mod-rtmp) | | | | | | |";
 
     internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";

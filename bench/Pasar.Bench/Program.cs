@@ -4,6 +4,7 @@ using Pasar.Bench;
 // Prints a Markdown table: one row per scenario and target, measured in the same run.
 // Pasar.Bench flash [--backend embedded,sqlite-redis,scaled] [--generator dotnet,wrk] [--gates Redis,SqlOnly] [--quantity 100]
 // Pasar.Bench chat [--viewers 5000,10000] [--chatters 50] [--seconds 20] [--targets pasar,peer] [--stall-viewers 5000] [--server-env K=V,...]
+// Pasar.Bench llhls-viewers [--source 1080p60|360p30] [--viewers 500,2000] [--seconds 20] [--warmup 8] [--baseline yes|no] [--ts yes|no] [--held yes|no] [--compare-env K=V,...] [--trace DIR]
 // Pasar.Bench chat-memory [--viewers 5000] [--variants default,server-gc,peer] [--gcdump]
 var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "orders";
 if (scenario == "analytics")
@@ -100,6 +101,16 @@ if (scenario == "llhls-ladder")
     return;
 }
 
+if (scenario == "llhls-viewers")
+{
+    // N simulated LL-HLS viewers on one passthrough show: blocking reloads and parts, against TS polling in the same run.
+    await LlHlsViewersScenario.RunAsync(Option("source", "1080p60"), [.. Option("viewers", "500,2000").Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))],
+        duration, TimeSpan.FromSeconds(double.Parse(Option("warmup", "8"), System.Globalization.CultureInfo.InvariantCulture)), Option("baseline", "yes") == "yes", Option("ts", "yes") == "yes", Option("held", "yes") == "yes",
+        Option("compare-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1], StringComparer.Ordinal),
+        args.Contains("--trace") ? Option("trace", "") : null);
+    return;
+}
+
 if (scenario == "forward")
 {
     // Forwarded playback cost: LL-HLS viewers on the ingest node against the same viewers on a node that forwards (ADR 0025).
@@ -152,7 +163,7 @@ foreach (var b in backends)
         "shakes" => await DailyScenarios.ShakesAsync(target, concurrency, duration),
         "feed" => await SocialScenarios.FeedAsync(target, concurrency, duration),
         "polls" => await PollScenario.RunAsync(target, concurrency, duration),
-        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-ladder, llhls-latency, forward, chat, chat-memory."),
+        _ => throw new ArgumentException($"Unknown scenario '{scenario}'. Known: orders, check-ins, shakes, feed, fanout, reminders, polls, flash, ingest, upload, llhls-cpu, llhls-ladder, llhls-latency, llhls-viewers, forward, chat, chat-memory."),
     };
     Console.WriteLine(result.Row);
 }
