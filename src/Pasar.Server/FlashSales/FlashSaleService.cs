@@ -324,11 +324,7 @@ internal sealed partial class FlashSaleService(
         if (!_endedPurchases.TryGetValue(sale.Id, out var purchases))
         {
             await using var c = await database.OpenAsync(ct);
-            purchases = (await c.QueryAsync<(string, string)>(new CommandDefinition(
-                """
-                SELECT k.user_id, k.idem_key FROM flash_sale_buyers b JOIN idempotency_keys k ON k.user_id = b.buyer_id
-                WHERE b.sale_id = @Id AND k.scope = @scope AND k.status_code = 201
-                """, new { sale.Id, scope = "flash:" + sale.Id }, cancellationToken: ct))).ToFrozenSet();
+            purchases = (await IdempotencyStore.SucceededKeysAsync(c, "flash:" + sale.Id, ct)).ToFrozenSet();
             _endedPurchases[sale.Id] = purchases;
         }
 

@@ -80,6 +80,14 @@ internal sealed class IdempotencyStore(TimeProvider time, Pasar.Server.Platform.
             "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = @userId AND idem_key = @key",
             new { userId, key }, cancellationToken: ct));
 
+    /// <summary>
+    /// The keys under which requests of <paramref name="scope"/> completed with a 201 (index <c>idempotency_keys_scope</c>):
+    /// what a module keeps to tell a true retry from a new tap without a read per request.
+    /// </summary>
+    public static async Task<IReadOnlyList<(string UserId, string Key)>> SucceededKeysAsync(DbConnection c, string scope, CancellationToken ct) =>
+        [.. await c.QueryAsync<(string, string)>(new CommandDefinition(
+            "SELECT user_id, idem_key FROM idempotency_keys WHERE scope = @scope AND status_code = 201", new { scope }, cancellationToken: ct))];
+
     public Task CompleteAsync<T>(DbConnection c, DbTransaction tx, string userId, string key, int statusCode, T response, CancellationToken ct) =>
         c.ExecuteAsync(new CommandDefinition(
             "UPDATE idempotency_keys SET status_code = @statusCode, response_body = @body WHERE user_id = @userId AND idem_key = @key",
