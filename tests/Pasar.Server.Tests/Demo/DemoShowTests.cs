@@ -63,7 +63,8 @@ public sealed class DemoShowTests
             var segments = new List<string>();
             await PasarApp.EventuallyAsync(async () => (segments = await client.SegmentsAsync($"/hls/{id}/{variant}")).Count > 0,
                 TimeSpan.FromSeconds(20), "a segment of the demo show");
-            var segmentUrl = new Uri(server.BaseAddress, $"/hls/{id}/source/{segments[^1]}").ToString();
+            // The rendition as a player reads it (a CMAF segment decodes only after its init segment).
+            var segmentUrl = new Uri(server.BaseAddress, $"/hls/{id}/{variant}").ToString();
             var probe = await Ffmpeg.RunAsync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0", segmentUrl],
                 TimeSpan.FromSeconds(30));
             Assert.True(probe.ExitCode == 0 && probe.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().SequenceEqual(["480,854"]), $"{segmentUrl}: {probe.Output}");

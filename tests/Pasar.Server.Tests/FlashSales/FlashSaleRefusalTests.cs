@@ -24,16 +24,17 @@ public sealed class FlashSaleRefusalTests
         var winner = await app.TokenAsync("winner", "buyer");
         var late = await app.TokenAsync("late", "buyer");
 
-        // An active sale: the gate refuses the winner's second tap.
+        // An active sale (two units, so it is still on after the winner's): the gate refuses the winner's second tap.
         var first = (await FlashSaleTests.StartSaleAsync(show.Seller, show.SessionId,
-            new { productId = show.ProductId, salePriceMinor = 500, quantity = 1, perUserLimit = 1 })).GetProperty("id").GetString()!;
+            new { productId = show.ProductId, salePriceMinor = 500, quantity = 2, perUserLimit = 1 })).GetProperty("id").GetString()!;
         var bought = await FlashSaleTests.BuyAsync(app.Client, winner, first, key: "winner-1");
         Assert.Equal(HttpStatusCode.Created, bought.StatusCode);
         var orderId = (await bought.JsonAsync()).GetProperty("id").GetString();
         await AssertRefusalAsync(app, winner, first, "LIMIT_REACHED",
             """{"type":"https://pasar.dev/problems/limit-reached","title":"Limit reached","status":409,"detail":"You have bought as many as this flash sale allows per buyer.","code":"LIMIT_REACHED","traceId":"{trace}"}""");
 
-        // Sold out and closed: every node answers from the ended sale.
+        // Another buyer takes the last unit. Sold out and closed: every node answers from the ended sale.
+        Assert.Equal(HttpStatusCode.Created, (await FlashSaleTests.BuyAsync(app.Client, await app.TokenAsync("second", "buyer"), first, key: "second-1")).StatusCode);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while ((await (await app.Client.GetAsync($"/api/flash-sales/{first}", Ct)).JsonAsync()).GetProperty("status").GetString() != "ended")
         {
@@ -52,7 +53,7 @@ public sealed class FlashSaleRefusalTests
         mismatch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", winner);
         mismatch.Headers.Add("Idempotency-Key", "winner-1");
         await (await app.Client.SendAsync(mismatch, Ct)).AssertProblemAsync(HttpStatusCode.UnprocessableEntity, "IDEMPOTENCY_MISMATCH");
-        Assert.Equal(1L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE flash_sale_id = @first", new { first }));
+        Assert.Equal(2L, await app.ScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE flash_sale_id = @first", new { first }));
     }
 
     /// <summary>The prepared answer (no Accept header) and the framework's own (Accept: application/json), side by side.</summary>

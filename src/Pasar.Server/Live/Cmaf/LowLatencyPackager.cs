@@ -31,6 +31,8 @@ internal sealed class LowLatencyPackager
     private readonly List<Segment> _segments = [];
     private readonly Dictionary<int, byte[]> _inits = [];
     private TaskCompletionSource _changed = NewSignal();
+    private long _version;
+    private readonly (long Version, string Reports, string? Text)[] _rendered = new (long, string, string?)[2];
     private CmafMuxer? _muxer;
     private int _run;
     private bool _runStarted;
@@ -259,6 +261,7 @@ internal sealed class LowLatencyPackager
         var msn = Math.Max(_segments.Count == 0 ? 0 : _segments[^1].Msn + 1, _nextMsnFloor);
         var discontinuity = _segments.Count > 0 && _segments[^1].Run != _run;
         _segments.Add(new Segment(msn, _run, discontinuity, _time.GetUtcNow()) { Start = _segmentStart });
+        _version++;
     }
 
     /// <summary>How far a rung's key frame may be from the source's (ffmpeg rounds timestamps to its frame grid): 50 ms.</summary>
@@ -323,10 +326,12 @@ internal sealed class LowLatencyPackager
         if (segment.Parts.Count == 0)
         {
             _segments.RemoveAt(_segments.Count - 1);
+            _version++;
             return;
         }
 
         segment.Complete = true;
+        _version++;
         var total = segment.Parts.Sum(p => p.Bytes.Length);
         segment.Bytes = total;
         _totalBytes += total;
@@ -576,118 +581,135 @@ internal sealed class LowLatencyPackager
     /// </summary>
     public string? MediaPlaylist(bool skip, IReadOnlyList<RenditionReport>? reports = null)
     {
+        var key = reports is null or { Count: 0 } ? "" : string.Join(';', reports.Select(r => $"{r.Rendition}:{r.LastMsn}:{r.LastPart}"));
         lock (_lock)
         {
-            if (!_segments.Any(s => s.Complete))
+            // Thousands of players blocking on the same part wake together and ask for the same text: rendered once per
+            // version of the playlist (and per rendition reports), then served from here.
+            ref var cached = ref _rendered[skip ? 1 : 0];
+            if (cached.Text is not null && cached.Version == _version && cached.Reports == key)
             {
-                return null;
+                return cached.Text;
             }
 
-            var target = TargetDuration;
-            var skipUntil = 6.0 * target;
-            var complete = _segments.Where(s => s.Complete).ToList();
-            var window = complete.Skip(Math.Max(0, complete.Count - _options.LiveWindowSegments)).ToList();
-            if (_segments[^1] is { Complete: false } open)
-            {
-                window.Add(open);
-            }
-
-            var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:9\n");
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-TARGETDURATION:{target}\n");
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skipUntil:0.0##},PART-HOLD-BACK={Math.Ceiling(3000 * PartTarget) / 1000:0.0##}\n");
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={PartTarget:0.0##}\n");
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{window[0].Msn}\n");
-            var discontinuities = _segments.TakeWhile(s => s != window[0]).Count(s => s.Discontinuity) + (window[0].Discontinuity ? 1 : 0);
-            if (discontinuities > 0)
-            {
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n");
-            }
-
-            // Segments older than CAN-SKIP-UNTIL from the live edge may be skipped in a delta update.
-            var skipped = 0;
-            if (skip)
-            {
-                var fromEnd = 0.0;
-                for (var i = window.Count - 1; i >= 0; i--)
-                {
-                    fromEnd += window[i].Duration;
-                    if (fromEnd > skipUntil)
-                    {
-                        skipped = i + 1;
-                        break;
-                    }
-                }
-
-                // The skipped range must not hide a change of init segment or a discontinuity.
-                while (skipped > 0 && window.Skip(1).Take(skipped).Any(s => s.Run != window[0].Run))
-                {
-                    skipped--;
-                }
-            }
-
-            if (skipped > 0)
-            {
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
-            }
-
-            var lastRun = -1;
-            // Parts are listed only for segments wholly within three target durations of the playlist's end (RFC 8216bis
-            // 4.4.4.9: older EXT-X-PART tags must be removed).
-            var partsFrom = window.Count;
-            for (var fromEnd = 0.0; partsFrom > 0 && fromEnd + window[partsFrom - 1].Duration <= 3 * target + 0.001;)
-            {
-                fromEnd += window[--partsFrom].Duration;
-            }
-
-            // and never for more than the last three entries (short segments at a restart would otherwise add more).
-            partsFrom = Math.Max(partsFrom, window.Count - 3);
-
-            for (var i = skipped; i < window.Count; i++)
-            {
-                var segment = window[i];
-                if (segment.Run != lastRun)
-                {
-                    if (lastRun >= 0 || (i > 0 && segment.Discontinuity))
-                    {
-                        text.Append("#EXT-X-DISCONTINUITY\n");
-                    }
-
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{InitName(segment.Run)}\"\n");
-                    lastRun = segment.Run;
-                }
-
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{segment.ProgramDateTime.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
-                if (i >= partsFrom)
-                {
-                    for (var p = 0; p < segment.Parts.Count; p++)
-                    {
-                        var part = segment.Parts[p];
-                        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.Duration:F5},URI=\"{PartName(segment.Msn, p)}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
-                    }
-                }
-
-                if (segment.Complete)
-                {
-                    text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{segment.Duration:F5},\n{SegmentName(segment.Msn)}\n");
-                }
-            }
-
-            if (_ended)
-            {
-                text.Append("#EXT-X-ENDLIST\n");
-            }
-            else
-            {
-                var (nextMsn, nextPart) = Next();
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{PartName(nextMsn, nextPart)}\"\n");
-                foreach (var report in reports ?? [])
-                {
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-RENDITION-REPORT:URI=\"../{report.Rendition}/{HlsPackager.LiveFile}\",LAST-MSN={report.LastMsn},LAST-PART={report.LastPart}\n");
-                }
-            }
-
-            return text.ToString();
+            var text = Render(skip, reports);
+            cached = (_version, key, text);
+            return text;
         }
+    }
+
+    /// <summary>The playlist text of the current version (under the lock).</summary>
+    private string? Render(bool skip, IReadOnlyList<RenditionReport>? reports)
+    {
+        if (!_segments.Any(s => s.Complete))
+        {
+            return null;
+        }
+
+        var target = TargetDuration;
+        var skipUntil = 6.0 * target;
+        var complete = _segments.Where(s => s.Complete).ToList();
+        var window = complete.Skip(Math.Max(0, complete.Count - _options.LiveWindowSegments)).ToList();
+        if (_segments[^1] is { Complete: false } open)
+        {
+            window.Add(open);
+        }
+
+        var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:9\n");
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-TARGETDURATION:{target}\n");
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skipUntil:0.0##},PART-HOLD-BACK={Math.Ceiling(3000 * PartTarget) / 1000:0.0##}\n");
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={PartTarget:0.0##}\n");
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{window[0].Msn}\n");
+        var discontinuities = _segments.TakeWhile(s => s != window[0]).Count(s => s.Discontinuity) + (window[0].Discontinuity ? 1 : 0);
+        if (discontinuities > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}\n");
+        }
+
+        // Segments older than CAN-SKIP-UNTIL from the live edge may be skipped in a delta update.
+        var skipped = 0;
+        if (skip)
+        {
+            var fromEnd = 0.0;
+            for (var i = window.Count - 1; i >= 0; i--)
+            {
+                fromEnd += window[i].Duration;
+                if (fromEnd > skipUntil)
+                {
+                    skipped = i + 1;
+                    break;
+                }
+            }
+
+            // The skipped range must not hide a change of init segment or a discontinuity.
+            while (skipped > 0 && window.Skip(1).Take(skipped).Any(s => s.Run != window[0].Run))
+            {
+                skipped--;
+            }
+        }
+
+        if (skipped > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
+        }
+
+        var lastRun = -1;
+        // Parts are listed only for segments wholly within three target durations of the playlist's end (RFC 8216bis
+        // 4.4.4.9: older EXT-X-PART tags must be removed).
+        var partsFrom = window.Count;
+        for (var fromEnd = 0.0; partsFrom > 0 && fromEnd + window[partsFrom - 1].Duration <= 3 * target + 0.001;)
+        {
+            fromEnd += window[--partsFrom].Duration;
+        }
+
+        // and never for more than the last three entries (short segments at a restart would otherwise add more).
+        partsFrom = Math.Max(partsFrom, window.Count - 3);
+
+        for (var i = skipped; i < window.Count; i++)
+        {
+            var segment = window[i];
+            if (segment.Run != lastRun)
+            {
+                if (lastRun >= 0 || (i > 0 && segment.Discontinuity))
+                {
+                    text.Append("#EXT-X-DISCONTINUITY\n");
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{InitName(segment.Run)}\"\n");
+                lastRun = segment.Run;
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{segment.ProgramDateTime.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+            if (i >= partsFrom)
+            {
+                for (var p = 0; p < segment.Parts.Count; p++)
+                {
+                    var part = segment.Parts[p];
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.Duration:F5},URI=\"{PartName(segment.Msn, p)}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
+                }
+            }
+
+            if (segment.Complete)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{segment.Duration:F5},\n{SegmentName(segment.Msn)}\n");
+            }
+        }
+
+        if (_ended)
+        {
+            text.Append("#EXT-X-ENDLIST\n");
+        }
+        else
+        {
+            var (nextMsn, nextPart) = Next();
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{PartName(nextMsn, nextPart)}\"\n");
+            foreach (var report in reports ?? [])
+            {
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-RENDITION-REPORT:URI=\"../{report.Rendition}/{HlsPackager.LiveFile}\",LAST-MSN={report.LastMsn},LAST-PART={report.LastPart}\n");
+            }
+        }
+
+        return text.ToString();
     }
 
     /// <summary>A part, a whole segment (its parts joined) or an init segment from memory; null when not held.</summary>
@@ -883,6 +905,7 @@ internal sealed class LowLatencyPackager
 
     private void Signal()
     {
+        _version++;
         var previous = _changed;
         _changed = NewSignal();
         previous.TrySetResult();
