@@ -23,7 +23,7 @@ internal static partial class HlsApi
     /// reloads and preload-hinted parts wait on the packager; everything else (replays, TS sessions) from disk.
     /// A session ingested by another node is forwarded to it (ADR 0025), unless the request was itself forwarded.
     /// </summary>
-    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult>> ServeAsync(
+    internal static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult, Cmaf.StreamedPart>> ServeAsync(
         string sessionId, string file, HttpContext http, LiveIngest ingest, LiveMetrics metrics,
         Cluster.IngestRegistry registry, Cluster.HlsForwarder forwarder, CancellationToken ct)
     {
@@ -65,7 +65,7 @@ internal static partial class HlsApi
     /// read from the store and served; a segment or init segment is a 302 to a presigned URL made for this request,
     /// so a replay watched for hours never meets an expired link. Live playlists are never in the store.
     /// </summary>
-    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult>> FromStoreAsync(
+    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult, Cmaf.StreamedPart>> FromStoreAsync(
         string sessionId, string file, HttpContext http, Storage.RecordingStore store, CancellationToken ct)
     {
         var headers = http.Response.Headers;
@@ -109,12 +109,13 @@ internal static partial class HlsApi
     /// <summary>How long a presigned segment URL stays valid: far longer than a player takes to fetch it.</summary>
     internal static readonly TimeSpan PresignedLifetime = TimeSpan.FromMinutes(15);
 
-    private static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult> Widen(
-        Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult> result) => result.Result switch
+    private static Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, RedirectHttpResult, Cluster.ForwardedHttpResult, Cmaf.StreamedPart> Widen(
+        INestedHttpResult result) => result.Result switch
         {
             PhysicalFileHttpResult physical => physical,
             FileContentHttpResult bytes => bytes,
             ProblemHttpResult problem => problem,
+            Cmaf.StreamedPart streamed => streamed,
             _ => throw new InvalidOperationException("Unexpected HLS result " + result.Result.GetType().Name),
         };
 

@@ -39,6 +39,13 @@ internal sealed class CmafMuxer(int audioSampleRate)
     /// <summary>Takes the ready samples (video, audio) for one fragment.</summary>
     public (List<CmafSample> Video, List<CmafSample> Audio) Take() => (_video.Take(), _audio.Take());
 
+    /// <summary>Drops every frame held so far (a rung waiting for the passthrough rendition's next cut).</summary>
+    public void Discard()
+    {
+        _video.Discard();
+        _audio.Discard();
+    }
+
     /// <summary>End of stream: the held-back frames become ready with the duration of the frame before them.</summary>
     public void Flush()
     {
@@ -78,6 +85,12 @@ internal sealed class CmafMuxer(int audioSampleRate)
             var taken = Ready;
             Ready = [];
             return taken;
+        }
+
+        public void Discard()
+        {
+            Ready = [];
+            Pending = null;
         }
 
         public void Flush()

@@ -39,7 +39,7 @@ internal sealed class CmafRungOutput(
             var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             listener.Bind(new UnixDomainSocketEndPoint(path));
             listener.Listen(1);
-            _run.Add((listener, path, Task.Run(() => ReadAsync(listener, packager, rung, fail))));
+            _run.Add((listener, path, Task.Run(() => ReadAsync(listener, path, packager, rung, fail))));
 
             args.AddRange(["-map", $"[v{i + 1}]"]);
             if (hasAudio)
@@ -78,11 +78,14 @@ internal sealed class CmafRungOutput(
         _run.Clear();
     }
 
-    private async Task ReadAsync(Socket listener, LowLatencyPackager packager, RenditionInfo rung, Action fail)
+    private async Task ReadAsync(Socket listener, string path, LowLatencyPackager packager, RenditionInfo rung, Action fail)
     {
         try
         {
             using var connection = await listener.AcceptAsync();
+
+            // Connected: the socket's name is no longer needed, so a node killed mid-show leaves no file behind.
+            File.Delete(path);
             await using var stream = new NetworkStream(connection, ownsSocket: false);
             var reader = PipeReader.Create(stream);
             var tags = new FlvRungReader(rung);

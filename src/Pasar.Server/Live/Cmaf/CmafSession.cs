@@ -9,7 +9,7 @@ namespace Pasar.Server.Live.Cmaf;
 /// </summary>
 internal sealed class CmafSession
 {
-    /// <summary>How long the master waits for a rung's first segment after the passthrough rendition has one.</summary>
+    /// <summary>How long the master waits for a rung's first segment after the passthrough rendition completed its first.</summary>
     internal static readonly TimeSpan RungGrace = TimeSpan.FromSeconds(6);
 
     private readonly string _directory;
@@ -89,13 +89,15 @@ internal sealed class CmafSession
         var ready = renditions.Where(r => r.HasSegment).ToList();
         if (ready.Count < renditions.Count)
         {
+            // From the passthrough rendition's first segment (not from the first player's request, which may come late).
             var now = _time.GetUtcNow();
+            DateTimeOffset since;
             lock (_lock)
             {
-                _sourceReadyAt ??= now;
+                since = Source.FirstSegmentAt ?? (_sourceReadyAt ??= now);
             }
 
-            if (now - _sourceReadyAt < RungGrace)
+            if (now - since < RungGrace)
             {
                 return null;
             }

@@ -7,8 +7,9 @@ namespace Pasar.Server.Live.Cmaf;
 
 /// <summary>
 /// HTTP for a live in-process session (SPEC §11): the master and media playlists from memory, blocking reloads
-/// (<c>_HLS_msn</c>, <c>_HLS_part</c>), delta updates (<c>_HLS_skip=YES</c>), and parts held until complete when a
-/// player asks for the preload-hinted one early. Parts, segments and init segments are immutable; playlists short-cached.
+/// (<c>_HLS_msn</c>, <c>_HLS_part</c>), delta updates (<c>_HLS_skip=YES</c>), and the preload-hinted part streamed
+/// chunk by chunk as it is written when a player asks for it early. Parts, segments and init segments are immutable;
+/// playlists short-cached.
 /// </summary>
 internal static class LowLatencyHls
 {
@@ -16,7 +17,7 @@ internal static class LowLatencyHls
     private const string Immutable = "public, max-age=31536000, immutable";
 
     /// <returns>The response, or null to fall back to the files on disk (replays, segments gone from memory).</returns>
-    public static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>?> ServeAsync(
+    public static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, StreamedPart>?> ServeAsync(
         CmafSession session, string file, HttpContext http, LiveMetrics metrics, CancellationToken ct)
     {
         var headers = http.Response.Headers;
@@ -46,15 +47,31 @@ internal static class LowLatencyHls
 
         if (packager.Media(name) is not { } bytes)
         {
-            // The preload-hinted part (or the segment being built): held until it is complete.
+            // The preload-hinted part: streamed from its first chunk. A segment being built: held until it is complete.
             if (!LowLatencyPackager.TryParseMedia(name, out var msn, out var part))
             {
                 return null;
             }
 
-            var waited = await packager.WaitForAsync(msn, part, ct);
+            var waited = await packager.WaitForAsync(msn, part, ct, started: part is not null);
             metrics.BlockedRequestsTotal.Add(1, new KeyValuePair<string, object?>("outcome", waited.ToString()));
-            if (waited != LowLatencyPackager.WaitResult.Ready || packager.Media(name) is not { } later)
+            if (waited != LowLatencyPackager.WaitResult.Ready)
+            {
+                return null;
+            }
+
+            if (part is { } p)
+            {
+                if (!packager.ReadPart(msn, p, 0).Found)
+                {
+                    return null; // the segment closed without it
+                }
+
+                headers.CacheControl = Immutable;
+                return new StreamedPart(packager, msn, p);
+            }
+
+            if (packager.Media(name) is not { } later)
             {
                 return null;
             }
@@ -66,7 +83,7 @@ internal static class LowLatencyHls
         return TypedResults.Bytes(bytes, "video/mp4");
     }
 
-    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult>?> PlaylistAsync(
+    private static async Task<Results<PhysicalFileHttpResult, FileContentHttpResult, ProblemHttpResult, StreamedPart>?> PlaylistAsync(
         CmafSession session, LowLatencyPackager packager, HttpContext http, LiveMetrics metrics, CancellationToken ct)
     {
         var query = http.Request.Query;
@@ -110,4 +127,57 @@ internal static class LowLatencyHls
 
     private static ProblemHttpResult BadRequest(string detail) =>
         ApiProblem.Create(StatusCodes.Status400BadRequest, "HLS_BAD_REQUEST", "Bad LL-HLS request", detail);
+}
+
+/// <summary>
+/// A part sent as it is written: each chunk (<c>moof</c> + <c>mdat</c>) flushed as soon as the packager has it, the
+/// response ending with the part's last one (chunked transfer, no length known in advance). A part whose end does not
+/// come within the wait limit (the publisher stalled) is cut off: the player asks again, and gets it whole.
+/// </summary>
+internal sealed class StreamedPart(LowLatencyPackager packager, long msn, int part) : IResult
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        var ct = httpContext.RequestAborted;
+        response.ContentType = "video/mp4";
+        var deadline = DateTimeOffset.UtcNow + packager.WaitLimit;
+        long sent = 0;
+        while (true)
+        {
+            var read = packager.ReadPart(msn, part, sent);
+            if (!read.Found)
+            {
+                httpContext.Abort(); // gone from the memory window mid-stream: a truncated part must not look whole
+                return;
+            }
+
+            foreach (var chunk in read.Data)
+            {
+                await response.BodyWriter.WriteAsync(chunk, ct);
+                sent += chunk.Length;
+            }
+
+            if (read.Complete)
+            {
+                return;
+            }
+
+            var left = deadline - DateTimeOffset.UtcNow;
+            try
+            {
+                if (left <= TimeSpan.Zero)
+                {
+                    throw new TimeoutException();
+                }
+
+                await read.Changed.WaitAsync(left, ct);
+            }
+            catch (TimeoutException)
+            {
+                httpContext.Abort();
+                return;
+            }
+        }
+    }
 }

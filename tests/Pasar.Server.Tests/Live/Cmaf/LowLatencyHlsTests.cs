@@ -67,13 +67,9 @@ public sealed class LowLatencyHlsTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"blocked for {clock.Elapsed}");
         await CheckAsync(after);
 
-        // A preload-hinted part requested early is held until complete, then served immutable.
-        var nextHint = after.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT", StringComparison.Ordinal));
-        var nextPart = nextHint[(nextHint.IndexOf("URI=\"", StringComparison.Ordinal) + 5)..].TrimEnd('"');
-        var partResponse = await client.GetAsync($"/hls/{id}/source/{nextPart}", Ct);
-        Assert.Equal(HttpStatusCode.OK, partResponse.StatusCode);
-        Assert.Equal("public, max-age=31536000, immutable", partResponse.Headers.CacheControl?.ToString());
-        Assert.Equal("moof", System.Text.Encoding.ASCII.GetString((await partResponse.Content.ReadAsByteArrayAsync(Ct)).AsSpan(4, 4)));
+        // A preload-hinted part requested early is streamed as it is written: its chunks arrive over the part's
+        // duration (the publisher runs in real time), and together they are the part as served once complete.
+        await StreamsTheHintedPartAsync(client, id, after);
 
         // An msn far in the future is refused at once.
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"/hls/{id}/source/index.m3u8?_HLS_msn={msn + 100}", Ct)).StatusCode);
@@ -109,6 +105,55 @@ public sealed class LowLatencyHlsTests
         var (replayExit, replayOutput) = await Ffmpeg.RunAsync("ffmpeg",
             ["-v", "error", "-i", new Uri(app.BaseAddress, $"/hls/{id}/replay.m3u8").ToString(), "-f", "null", "-"], TimeSpan.FromSeconds(60));
         Assert.True(replayExit == 0 && replayOutput.Trim().Length == 0, replayOutput);
+    }
+
+    private static async Task StreamsTheHintedPartAsync(HttpClient client, string id, string playlist)
+    {
+        var outcomes = new List<string>();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var hint = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT", StringComparison.Ordinal));
+            var hinted = hint[(hint.IndexOf("URI=\"", StringComparison.Ordinal) + 5)..].TrimEnd('"');
+            var clock = Stopwatch.StartNew();
+            using var response = await client.GetAsync($"/hls/{id}/source/{hinted}", HttpCompletionOption.ResponseHeadersRead, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("public, max-age=31536000, immutable", response.Headers.CacheControl?.ToString());
+            Assert.Equal("video/mp4", response.Content.Headers.ContentType?.MediaType);
+            await using var body = await response.Content.ReadAsStreamAsync(Ct);
+            var streamed = new MemoryStream();
+            var buffer = new byte[1 << 16];
+            TimeSpan? first = null;
+            int read;
+            while ((read = await body.ReadAsync(buffer, Ct)) > 0)
+            {
+                first ??= clock.Elapsed;
+                streamed.Write(buffer, 0, read);
+            }
+
+            var spread = clock.Elapsed - first!.Value;
+            var bytes = streamed.ToArray();
+            Assert.Equal(await client.GetByteArrayAsync($"/hls/{id}/source/{hinted}", Ct), bytes);
+            Assert.Equal("moof", System.Text.Encoding.ASCII.GetString(bytes.AsSpan(4, 4)));
+            var chunks = 0;
+            for (var offset = 0; offset + 8 <= bytes.Length; offset += (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(offset)))
+            {
+                chunks += bytes.AsSpan(offset + 4, 4).SequenceEqual("moof"u8) ? 1 : 0;
+            }
+
+            // Streamed: no length known up front, several chunks, the last well after the first.
+            if (response.Content.Headers.ContentLength is null && chunks > 1 && spread >= TimeSpan.FromMilliseconds(50))
+            {
+                return;
+            }
+
+            // The request came too late (the part was complete already): try the next hint.
+            outcomes.Add($"{hinted}: length {response.Content.Headers.ContentLength}, {chunks} chunks over {spread.TotalMilliseconds:F0} ms");
+            var msn = long.Parse(hinted.AsSpan(1, 6), CultureInfo.InvariantCulture);
+            var part = int.Parse(hinted.AsSpan(8, hinted.Length - 12), CultureInfo.InvariantCulture);
+            playlist = await client.GetStringAsync($"/hls/{id}/source/index.m3u8?_HLS_msn={msn}&_HLS_part={part}", Ct);
+        }
+
+        Assert.Fail("The hinted part was never streamed: " + string.Join("; ", outcomes));
     }
 
     [Fact]

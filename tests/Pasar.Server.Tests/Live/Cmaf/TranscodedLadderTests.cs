@@ -92,6 +92,14 @@ public sealed class TranscodedLadderTests
         Assert.Contains("#EXT-X-MAP:URI=\"init002.mp4\"", restarted, StringComparison.Ordinal);
         await LowLatencyHlsTests.CheckAsync(restarted);
 
+        // Numbered as the passthrough rendition after the restart too: the segments the rung has no pictures for are
+        // EXT-X-GAP entries, and every media sequence number has the source's program date-time.
+        var sourceAfter = ProgramDateTimes(await client.GetStringAsync($"/hls/{id}/source/index.m3u8", Ct));
+        var rungAfter = ProgramDateTimes(restarted);
+        var sharedAfter = rungAfter.Keys.Intersect(sourceAfter.Keys).ToList();
+        Assert.True(sharedAfter.Count >= 3, restarted);
+        Assert.All(sharedAfter, msn => Assert.True(sourceAfter[msn] == rungAfter[msn], $"msn {msn}: source {sourceAfter[msn]}, rung {rungAfter[msn]}\n{restarted}"));
+
         // The end: a replay per rendition and a master over both; each decodes.
         Assert.Equal(HttpStatusCode.OK, (await seller.PostAsync($"/api/live/sessions/{id}/end", null, Ct)).StatusCode);
         await PasarApp.EventuallyAsync(async () => (await client.GetAsync($"/hls/{id}/replay.m3u8", Ct)).StatusCode == HttpStatusCode.OK,
