@@ -56,10 +56,13 @@ public static class IngestScenario
     /// Issue 14: CPU of one passthrough 1080p60 stream, packaged in-process as LL-HLS over CMAF, against the same
     /// stream through ffmpeg's MPEG-TS HLS (the flag off) and nginx-rtmp's HLS, one after the other in the same run.
     /// </summary>
+    /// <summary>Where a row's measured window starts (the publishers' first 15 s, or a third of the row, by default).</summary>
+    internal static TimeSpan? Warmup { get; set; }
+
     public static async Task RunLowLatencyCpuAsync(TimeSpan duration)
     {
         var source = await SourceAsync();
-        Console.WriteLine($"Pasar.Bench llhls-cpu: {duration.TotalSeconds} s per row, source {Path.GetFileName(source)} (1080p60 H.264 6 Mbit/s, 2 s GOP, AAC), " +
+        Console.WriteLine($"Pasar.Bench llhls-cpu: {duration.TotalSeconds} s per row (measured from {(Warmup ?? TimeSpan.FromSeconds(Math.Min(15, duration.TotalSeconds / 3))).TotalSeconds} s), source {Path.GetFileName(source)} (1080p60 H.264 6 Mbit/s, 2 s GOP, AAC), " +
             $"{Environment.ProcessorCount} cores, load average at start {LoadAverage()}, {FfmpegVersion()}");
         Console.WriteLine();
         Console.WriteLine("| target | renditions | streams | speed (slowest) | real time | first frame → playable master, s | publish → playlist latency p50 / p95, s | CPU per stream, % of a core |");
@@ -84,11 +87,13 @@ public static class IngestScenario
         Console.WriteLine();
         Console.WriteLine("| target | renditions | streams | speed (slowest) | real time | first frame → playable master, s | publish → playlist latency p50 / p95, s | CPU per stream, % of a core |");
         Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|");
-        foreach (var lowLatency in new[] { true, false })
+        foreach (var target in new[] { "cmaf", "ffmpeg", "ts" })
         {
             for (var streams = 1; streams <= maxStreams; streams++)
             {
-                var row = await MeasurePasarAsync(source, "480p30,360p30", streams, duration, lowLatency);
+                var row = target == "ffmpeg"
+                    ? await MeasureFfmpegAloneAsync(source, streams, duration)
+                    : await MeasurePasarAsync(source, "480p30,360p30", streams, duration, lowLatency: target == "cmaf");
                 Console.WriteLine(row.Markdown);
                 if (!row.RealTime)
                 {
@@ -136,6 +141,70 @@ public static class IngestScenario
         var (speed, toPlayable, p50, p95, cpu) = await RunAsync(source, streamsMeasured, http, () => ProcessStats.Seconds(pid), duration);
         var label = ladder.Length == 0 ? "passthrough" : "passthrough + " + ladder.Replace(",", " + ", StringComparison.Ordinal);
         return new Row(lowLatency ? "Pasar (in-process LL-HLS/CMAF)" : "Pasar", label, streams, speed, toPlayable, p50, p95, cpu);
+    }
+
+    /// <summary>
+    /// The peer for "streams held live": ffmpeg alone doing what Pasar has it do for each show (decode the source,
+    /// the same filter graph and x264 arguments for 480p30 and 360p30 as Pasar's <c>HlsTranscoder</c> builds),
+    /// reading the file in real time and writing FLV to /dev/null, with no server and no packaging. Speed is read
+    /// from ffmpeg's <c>-progress</c> output over the steady window.
+    /// </summary>
+    private static async Task<Row> MeasureFfmpegAloneAsync(string source, int streams, TimeSpan duration)
+    {
+        // The arguments Pasar's HlsTranscoder gives ffmpeg for this ladder on the CMAF path (FilterGraph with
+        // keepKeyFrames, EncoderArguments without a GOP), written out here since the bench does not link the server.
+        const string select = "select='key+isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.02933)'";
+        var arguments = new List<string>
+        {
+            "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-re", "-stream_loop", "-1", "-copyts", "-i", source,
+            "-filter_complex", $"[0:v]split=2[s1][s2];[s1]{select},scale=854:480:flags=area,format=yuv420p[v1];[s2]{select},scale=640:360:flags=area,format=yuv420p[v2]",
+        };
+        foreach (var (output, kbps) in new[] { ("[v1]", 1400), ("[v2]", 800) })
+        {
+            arguments.AddRange(["-map", output, "-map", "0:a:0", "-c:a", "copy", "-c:v", "libx264", "-preset:v", "ultrafast",
+                "-b:v", $"{kbps}k", "-maxrate:v", $"{kbps * 11 / 10}k", "-bufsize:v", $"{kbps * 2}k", "-g:v", "600", "-sc_threshold:v", "0",
+                "-tune:v", "zerolatency", "-force_key_frames:v", "source", "-fps_mode:v", "passthrough", "-f", "flv", "-y", "/dev/null"]);
+        }
+
+        var processes = new List<(Process Process, double[] OutSeconds)>();
+        try
+        {
+            for (var i = 0; i < streams; i++)
+            {
+                var start = new ProcessStartInfo("ffmpeg") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+                arguments.ForEach(start.ArgumentList.Add);
+                var process = Process.Start(start)!;
+                process.StandardInput.Close();
+                var outSeconds = new double[1];
+                process.OutputDataReceived += (_, e) =>
+                {
+                    if (e.Data is { } line && line.StartsWith("out_time_us=", StringComparison.Ordinal)
+                        && long.TryParse(line.AsSpan(12), NumberStyles.Integer, Inv, out var us))
+                    {
+                        Volatile.Write(ref outSeconds[0], us / 1e6);
+                    }
+                };
+                process.ErrorDataReceived += (_, _) => { };
+                process.BeginOutputReadLine();
+                process.BeginErrorReadLine();
+                processes.Add((process, outSeconds));
+            }
+
+            var steadyFrom = TimeSpan.FromSeconds(Math.Min(15, duration.TotalSeconds / 3));
+            await Task.Delay(steadyFrom);
+            double Cpu() => processes.Sum(p => ProcessStats.Seconds(p.Process.Id));
+            var cpuBefore = Cpu();
+            var contentBefore = processes.Select(p => Volatile.Read(ref p.OutSeconds[0])).ToArray();
+            var clock = Stopwatch.StartNew();
+            await Task.Delay(duration - steadyFrom);
+            var cpu = (Cpu() - cpuBefore) / clock.Elapsed.TotalSeconds / streams * 100;
+            var speed = processes.Select((p, i) => (Volatile.Read(ref p.OutSeconds[0]) - contentBefore[i]) / clock.Elapsed.TotalSeconds).Min();
+            return new Row("ffmpeg alone (the same decode and rung encodes, no server)", "480p30 + 360p30", streams, speed, double.NaN, 0, 0, cpu);
+        }
+        finally
+        {
+            StopPublishers(processes.Select(p => p.Process));
+        }
     }
 
     private static async Task<Row> MeasureNginxAsync(string source, int streams, TimeSpan duration)
@@ -221,7 +290,7 @@ public static class IngestScenario
                 publishers.Add(Publish(source, watch.PublishUrl));
             }
 
-            var steadyFrom = TimeSpan.FromSeconds(Math.Min(15, duration.TotalSeconds / 3));
+            var steadyFrom = Warmup ?? TimeSpan.FromSeconds(Math.Min(15, duration.TotalSeconds / 3));
             var clock = Stopwatch.StartNew();
             double? cpuAtSteady = null;
             var steadyClock = new Stopwatch();

@@ -90,6 +90,13 @@ if (scenario == "reminders")
 
 if (scenario == "llhls-cpu")
 {
+    // --warmup N: the window starts N s after publishing and lasts --seconds (a server past its start-up JIT).
+    if (args.Contains("--warmup"))
+    {
+        IngestScenario.Warmup = TimeSpan.FromSeconds(double.Parse(Option("warmup", "15"), System.Globalization.CultureInfo.InvariantCulture));
+        duration += IngestScenario.Warmup.Value;
+    }
+
     await IngestScenario.RunLowLatencyCpuAsync(duration);
     return;
 }

@@ -276,14 +276,16 @@ internal sealed class HlsTranscoder(
             : $"[0:v]split={encoded.Count}{string.Concat(Enumerable.Range(1, encoded.Count).Select(i => $"[s{i}]"))};";
         for (var i = 0; i < encoded.Count; i++)
         {
+            // The frame rate is lowered before scaling (a 60 fps source scales half as many frames), and the
+            // scaler averages areas: cheaper than the default bicubic and as sharp for a downscale (docs/benchmarks.md).
             var rate = encoded[i].FrameRate switch
             {
                 null => "",
-                { } f when keepKeyFrames => string.Create(inv, $",select='key+isnan(prev_selected_t)+gte(t-prev_selected_t\\,{1 / f - 0.004:0.#####})'"),
-                { } f => string.Create(inv, $",fps={f:0.###}"),
+                { } f when keepKeyFrames => string.Create(inv, $"select='key+isnan(prev_selected_t)+gte(t-prev_selected_t\\,{1 / f - 0.004:0.#####})',"),
+                { } f => string.Create(inv, $"fps={f:0.###},"),
             };
             var size = encoded[i].Width > 0 ? string.Create(inv, $"{encoded[i].Width}:{encoded[i].Height}") : string.Create(inv, $"-2:{encoded[i].Height}");
-            graph += string.Create(inv, $"[s{i + 1}]scale={size}{rate},format=yuv420p[v{i + 1}];");
+            graph += string.Create(inv, $"[s{i + 1}]{rate}scale={size}:flags=area,format=yuv420p[v{i + 1}];");
         }
 
         return ["-filter_complex", graph.TrimEnd(';')];

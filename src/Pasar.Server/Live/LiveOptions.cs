@@ -22,8 +22,8 @@ internal sealed class LiveOptions
 
     /// <summary>
     /// Most live sessions transcoded at once; later ones get the passthrough rendition only. Null means one per
-    /// core (measured in docs/benchmarks.md: 2 cores hold 2 sessions of 1080p60 → 480p30 + 360p30 at ultrafast
-    /// in real time, and fall behind with 3).
+    /// core. Measured in docs/benchmarks.md: 2 cores hold 4–5 sessions of 1080p60 → 480p30 + 360p30 at ultrafast in
+    /// real time with nothing else to do; one per core leaves the other half for viewers, chat and orders.
     /// </summary>
     public int? MaxTranscodedSessions { get; set; }
 

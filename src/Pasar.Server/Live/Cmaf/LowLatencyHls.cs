@@ -142,6 +142,19 @@ internal sealed class StreamedPart(LowLatencyPackager packager, long msn, int pa
         var ct = httpContext.RequestAborted;
         response.ContentType = "video/mp4";
         var deadline = DateTimeOffset.UtcNow + packager.WaitLimit;
+        try
+        {
+            await StreamAsync(httpContext, deadline, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // the player went away mid-part
+        }
+    }
+
+    private async Task StreamAsync(HttpContext httpContext, DateTimeOffset deadline, CancellationToken ct)
+    {
+        var response = httpContext.Response;
         long sent = 0;
         while (true)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Pasar.Server.Live.Cmaf;
 using Pasar.Server.Tests.Infrastructure;
 
 namespace Pasar.Server.Tests.Live.Cmaf;
@@ -105,6 +106,79 @@ public sealed class LowLatencyHlsTests
         var (replayExit, replayOutput) = await Ffmpeg.RunAsync("ffmpeg",
             ["-v", "error", "-i", new Uri(app.BaseAddress, $"/hls/{id}/replay.m3u8").ToString(), "-f", "null", "-"], TimeSpan.FromSeconds(60));
         Assert.True(replayExit == 0 && replayOutput.Trim().Length == 0, replayOutput);
+    }
+
+    [Fact]
+    public async Task A_streamed_part_whose_publisher_stalls_is_cut_off_never_served_short()
+    {
+        Ffmpeg.Require("ffmpeg");
+        await using var app = await LiveApp.StartAsync(Backend.Embedded, s =>
+        {
+            s["Pasar:Live:Ladder"] = "";
+            s["Pasar:Live:LowLatencyPassthrough"] = "true";
+        });
+        using var seller = await app.ClientAsAsync("seller-stall", "seller");
+        var (id, key) = await seller.CreateSessionAsync();
+        var client = app.Client;
+        await using var publisher = Ffmpeg.Publish(app.RtmpPort(), key, seconds: 60);
+        await PasarApp.EventuallyAsync(async () => (await client.GetAsync($"/hls/{id}/source/index.m3u8", Ct)).StatusCode == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(20), "the media playlist");
+
+        // Line up at a part boundary: the hint of a blocking reload's answer is the part just opened.
+        var (msn, part) = Hint(await client.GetStringAsync($"/hls/{id}/source/index.m3u8", Ct));
+        var (nextMsn, nextPart) = Hint(await client.GetStringAsync($"/hls/{id}/source/index.m3u8?_HLS_msn={msn}&_HLS_part={part}", Ct));
+        var url = $"/hls/{id}/source/{LowLatencyPackager.PartName(nextMsn, nextPart)}";
+        using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await using var body = await response.Content.ReadAsStreamAsync(Ct);
+        var buffer = new byte[1 << 16];
+        var received = await body.ReadAsync(buffer, Ct); // the part's first chunk
+        Assert.True(received > 0);
+
+        // The publisher freezes mid-part (SIGSTOP: its connection stays open, nothing more arrives).
+        Signal(publisher.ProcessId, "STOP");
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var ended = await Assert.ThrowsAnyAsync<Exception>(async () =>
+            {
+                while (await body.ReadAsync(buffer, Ct) is var n && n > 0)
+                {
+                    received += n;
+                }
+            });
+            // Cut off after the wait limit (three target durations), not answered as if the part were whole.
+            Assert.True(ended is IOException or HttpRequestException, ended.ToString());
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            Signal(publisher.ProcessId, "CONT");
+        }
+
+        // The show goes on: the same part, once complete, is served whole, and longer than what was cut off.
+        byte[] whole = [];
+        await PasarApp.EventuallyAsync(async () =>
+        {
+            var answer = await client.GetAsync(url, Ct);
+            whole = answer.StatusCode == HttpStatusCode.OK ? await answer.Content.ReadAsByteArrayAsync(Ct) : [];
+            return answer.Content.Headers.ContentLength is not null && whole.Length > 0;
+        }, TimeSpan.FromSeconds(20), "the part once the publisher resumed");
+        Assert.True(whole.Length > received, $"{whole.Length} bytes whole, {received} before the cut");
+    }
+
+    private static (long Msn, int Part) Hint(string playlist)
+    {
+        var hint = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT", StringComparison.Ordinal));
+        var name = hint[(hint.IndexOf("URI=\"", StringComparison.Ordinal) + 5)..].TrimEnd('"');
+        Assert.True(LowLatencyPackager.TryParseMedia(name, out var msn, out var part) && part is not null, name);
+        return (msn, part!.Value);
+    }
+
+    private static void Signal(int pid, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        kill.WaitForExit();
     }
 
     private static async Task StreamsTheHintedPartAsync(HttpClient client, string id, string playlist)

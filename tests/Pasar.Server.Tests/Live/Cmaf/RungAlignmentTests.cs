@@ -88,9 +88,9 @@ public sealed class RungAlignmentTests : IDisposable
 
         // Source: 0–2, 2–4, 4–6, 6–8, 8–10, 10–12 s, … The rung has 0, 1, 2 (cut short at 4.5 s), gaps for 3 and 4,
         // and is back at 10 s with segment 5.
-        var sourceTimes = ProgramDateTimes(sourceText);
-        var rungTimes = ProgramDateTimes(rungText);
-        Assert.Equal([0L, 1, 2, 3, 4, 5], rungTimes.Keys.Take(6));
+        var sourceTimes = TranscodedLadderTests.ProgramDateTimes(sourceText);
+        var rungTimes = TranscodedLadderTests.ProgramDateTimes(rungText);
+        Assert.Equal([0L, 1, 2, 3, 4, 5], rungTimes.Keys.Order().Take(6));
         Assert.All(rungTimes.Keys.Where(sourceTimes.ContainsKey), msn => Assert.True(sourceTimes[msn] == rungTimes[msn], $"msn {msn}\n{rungText}"));
         Assert.Equal(2, rungText.Split('\n').Count(l => l == "#EXT-X-GAP"));
         Assert.StartsWith("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init002.mp4\"\n", rungText.Split("\nc000004.m4s\n")[1], StringComparison.Ordinal);
@@ -126,27 +126,5 @@ public sealed class RungAlignmentTests : IDisposable
         }
 
         return (header, tags);
-    }
-
-    /// <summary>msn → EXT-X-PROGRAM-DATE-TIME of each complete segment (gaps included) in a media playlist.</summary>
-    private static SortedDictionary<long, string> ProgramDateTimes(string playlist)
-    {
-        var lines = playlist.Split('\n');
-        var msn = long.Parse(lines.Single(l => l.StartsWith("#EXT-X-MEDIA-SEQUENCE:", StringComparison.Ordinal))[22..], CultureInfo.InvariantCulture);
-        var result = new SortedDictionary<long, string>();
-        string? pdt = null;
-        foreach (var line in lines)
-        {
-            if (line.StartsWith("#EXT-X-PROGRAM-DATE-TIME:", StringComparison.Ordinal))
-            {
-                pdt = line[25..];
-            }
-            else if (line.EndsWith(".m4s", StringComparison.Ordinal) && !line.StartsWith('#'))
-            {
-                result[msn++] = pdt!;
-            }
-        }
-
-        return result;
     }
 }

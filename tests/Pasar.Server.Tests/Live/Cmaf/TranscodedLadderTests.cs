@@ -120,8 +120,8 @@ public sealed class TranscodedLadderTests
     private static Dictionary<long, double> Segments(JsonElement media) =>
         media.GetProperty("segments").EnumerateArray().ToDictionary(s => s.GetProperty("msn").GetInt64(), s => s.GetProperty("duration").GetDouble());
 
-    /// <summary>msn → EXT-X-PROGRAM-DATE-TIME of each complete segment in a media playlist.</summary>
-    private static Dictionary<long, string> ProgramDateTimes(string playlist)
+    /// <summary>msn → EXT-X-PROGRAM-DATE-TIME of each complete segment (an EXT-X-GAP entry too) in a media playlist.</summary>
+    internal static Dictionary<long, string> ProgramDateTimes(string playlist)
     {
         var lines = playlist.Split('\n');
         var sequence = long.Parse(lines.Single(l => l.StartsWith("#EXT-X-MEDIA-SEQUENCE:", StringComparison.Ordinal))[22..], CultureInfo.InvariantCulture);
