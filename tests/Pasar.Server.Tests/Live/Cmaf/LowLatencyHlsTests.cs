@@ -186,8 +186,8 @@ public sealed class LowLatencyHlsTests
         var outcomes = new List<string>();
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            var hint = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT", StringComparison.Ordinal));
-            var hinted = hint[(hint.IndexOf("URI=\"", StringComparison.Ordinal) + 5)..].TrimEnd('"');
+            var (msn, part) = Hint(playlist);
+            var hinted = LowLatencyPackager.PartName(msn, part);
             var clock = Stopwatch.StartNew();
             using var response = await client.GetAsync($"/hls/{id}/source/{hinted}", HttpCompletionOption.ResponseHeadersRead, Ct);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -222,8 +222,6 @@ public sealed class LowLatencyHlsTests
 
             // The request came too late (the part was complete already): try the next hint.
             outcomes.Add($"{hinted}: length {response.Content.Headers.ContentLength}, {chunks} chunks over {spread.TotalMilliseconds:F0} ms");
-            var msn = long.Parse(hinted.AsSpan(1, 6), CultureInfo.InvariantCulture);
-            var part = int.Parse(hinted.AsSpan(8, hinted.Length - 12), CultureInfo.InvariantCulture);
             playlist = await client.GetStringAsync($"/hls/{id}/source/index.m3u8?_HLS_msn={msn}&_HLS_part={part}", Ct);
         }
 
